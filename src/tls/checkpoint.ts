@@ -98,6 +98,7 @@ export function parseSignedCheckpoint(text: string): ParsedCheckpoint {
   const rootHash = fromB64(rootText);
   if (rootHash === undefined || rootHash.byteLength !== 32) throw new TlsError(`${C}.root`, 'not base64 of 32 bytes');
 
+  if (sigText === '') throw new TlsError(`${C}.signatures`, 'no signature lines');
   if (!sigText.endsWith('\n')) throw new TlsError(`${C}.signatures`, 'last line does not end in a newline');
   const sigLines = sigText.slice(0, -1).split('\n');
   if (sigLines.length > MAX_SIGNATURES) throw new TlsError(`${C}.signatures`, `${sigLines.length} lines exceed ${MAX_SIGNATURES}`);

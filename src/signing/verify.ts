@@ -54,8 +54,16 @@ export function verifyDigitallySigned(spki: Uint8Array | KeyObject, data: Uint8A
   }
 }
 
+const spkiCache = new WeakMap<KeyObject, Uint8Array>();
+
 function spkiOf(key: Uint8Array | KeyObject): Uint8Array {
-  return key instanceof Uint8Array ? key : new Uint8Array(key.export({ type: 'spki', format: 'der' }));
+  if (key instanceof Uint8Array) return key;
+  let spki = spkiCache.get(key);
+  if (spki === undefined) {
+    spki = new Uint8Array(key.export({ type: 'spki', format: 'der' }));
+    spkiCache.set(key, spki);
+  }
+  return spki;
 }
 
 /**

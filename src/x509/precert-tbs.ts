@@ -1,0 +1,87 @@
+// RFC 6962 §3.2: the TBSCertificate a log signs for a precertificate is the precert's
+// TBS "without the signature and the poison extension"; when a Precertificate Signing
+// Certificate (PSC) signed it, the issuer Name and the authorityKeyIdentifier are changed
+// to those of the CA that will issue the final certificate. Only the changed fields are
+// re-encoded; every other byte is copied, so the result matches the final certificate's
+// TBS minus its SCT list byte for byte.
+import { createHash } from 'node:crypto';
+import { badRequest } from '../util/errors.js';
+import { TAG_OCTET_STRING, TAG_SEQUENCE, encodeTlv, readTlv, tlvOf } from './der.js';
+import { tbsLayout, type ParsedCert } from './certificate.js';
+import { formatName } from './format-name.js';
+import { OID_AUTHORITY_KEY_ID, OID_CT_POISON, OID_CT_PRECERT_SIGNING } from './oids.js';
+
+/** True if `cert` carries the CT Precertificate Signing EKU (RFC 6962 §3.1). */
+export function isPrecertSigningCert(cert: ParsedCert): boolean {
+  return cert.extKeyUsage?.includes(OID_CT_PRECERT_SIGNING) ?? false;
+}
+
+/**
+ * Rebuilds the logged TBSCertificate and issuer_key_hash of a precertificate.
+ * `issuer` is the certificate that signed it (chain[0] of its issuers). If that is a PSC,
+ * `finalIssuer` (chain[1], the CA that issues the final certificate) is required: its
+ * subject becomes the issuer Name, its SPKI gives issuer_key_hash, and a precert AKI is
+ * replaced by the PSC's AKI (RFC 6962 §3.2 requires the PSC to have one then).
+ * Used on the write path and to rebuild a stored precert's leaf on the read path.
+ * Throws CtError 400 when the precert has no poison or the PSC rules are not met.
+ */
+export function precertTbs(
+  precert: ParsedCert,
+  issuer: ParsedCert,
+  finalIssuer?: ParsedCert,
+): { tbs: Uint8Array; issuerKeyHash: Uint8Array } {
+  if (!precert.extensions.some((e) => e.oid === OID_CT_POISON)) {
+    throw badRequest('missing_poison', `not a precertificate: no CT poison extension (${OID_CT_POISON})`);
+  }
+  const psc = isPrecertSigningCert(issuer);
+  let realIssuer = issuer;
+  let newAki: Uint8Array | undefined;
+  if (psc) {
+    if (!finalIssuer) {
+      throw badRequest('psc_without_issuer', `the Precertificate Signing Certificate (${formatName(issuer.subject)}) must be followed by the CA that certified it`);
+    }
+    realIssuer = finalIssuer;
+    if (precert.extensions.some((e) => e.oid === OID_AUTHORITY_KEY_ID)) {
+      const pscAki = issuer.extensions.find((e) => e.oid === OID_AUTHORITY_KEY_ID);
+      if (!pscAki) {
+        throw badRequest(
+          'psc_missing_aki',
+          `the precertificate has an authorityKeyIdentifier but its Precertificate Signing Certificate (${formatName(issuer.subject)}) has none (RFC 6962 §3.2)`,
+        );
+      }
+      newAki = pscAki.value;
+    }
+  }
+
+  const exts: Uint8Array[] = [];
+  for (const e of precert.extensions) {
+    if (e.oid === OID_CT_POISON) continue;
+    if (newAki && e.oid === OID_AUTHORITY_KEY_ID) exts.push(replaceExtnValue(e.tlv, newAki));
+    else exts.push(e.tlv);
+  }
+
+  const tbs = precert.tbs;
+  const layout = tbsLayout(tbs);
+  const head = readTlv(tbs, 0);
+  const wrapper = layout.extensions!; // present: the poison extension was found in it
+  const parts: Uint8Array[] = [tbs.subarray(head.valueStart, layout.issuer.start)];
+  parts.push(psc ? realIssuer.subject : tlvOf(tbs, layout.issuer));
+  parts.push(tbs.subarray(layout.issuer.end, wrapper.start));
+  // Extensions ::= SEQUENCE SIZE (1..MAX): with nothing left, the [3] field is omitted.
+  if (exts.length > 0) parts.push(encodeTlv(0xa3 /* [3] EXPLICIT extensions */, encodeTlv(TAG_SEQUENCE, ...exts)));
+  parts.push(tbs.subarray(wrapper.end));
+  return {
+    tbs: encodeTlv(TAG_SEQUENCE, ...parts),
+    issuerKeyHash: new Uint8Array(createHash('sha256').update(realIssuer.spki).digest()),
+  };
+}
+
+// Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }:
+// keeps extnID and critical as encoded, swaps the OCTET STRING.
+function replaceExtnValue(extTlv: Uint8Array, value: Uint8Array): Uint8Array {
+  const seq = readTlv(extTlv, 0);
+  let t = readTlv(extTlv, seq.valueStart, seq.end);
+  const start = seq.valueStart;
+  while (t.tag !== TAG_OCTET_STRING) t = readTlv(extTlv, t.end, seq.end);
+  return encodeTlv(TAG_SEQUENCE, extTlv.subarray(start, t.start), encodeTlv(TAG_OCTET_STRING, value));
+}

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { decodeCtExtensions, decodeDataTile, decodeDataTileAt, encodeMerkleTreeLeaf, encodeTileLeaf, TlsError } from '../../src/tls/index.js';
 import { concat } from '../../src/util/bytes.js';
 
-const dir = join(import.meta.dirname, '../fixtures/tls/navigli2025h2');
+// Shared with the static-ct tests (test/fixtures/static-ct/README.md names the source).
+const dir = join(import.meta.dirname, '../fixtures/static-ct/navigli2025h2');
 const read = (name: string) => new Uint8Array(readFileSync(join(dir, name)));
 const sha256 = (...parts: Uint8Array[]) => {
   const h = createHash('sha256');
@@ -17,8 +18,11 @@ const sha256 = (...parts: Uint8Array[]) => {
 describe('static-ct-api data tiles of the real navigli2025h2 log', () => {
   const tiles: Array<[string, string, number, number]> = [
     // name, file, first leaf index, width
-    ['full tile 000', 'data-000', 0, 256],
-    ['partial tile 003.p/10', 'data-003.p-10', 768, 10],
+    ['full tile 000', 'tile/data/000', 0, 256],
+    ['full tile 001', 'tile/data/001', 256, 256],
+    ['full tile 002', 'tile/data/002', 512, 256],
+    ['full tile 003', 'tile/data/003', 768, 256],
+    ['partial tile 003.p/10', 'tile/data/003.p/10', 768, 10],
   ];
   for (const [name, file, first, width] of tiles) {
     test(`${name}: decodes into ${width} TileLeafs that re-encode byte-exact`, () => {
@@ -36,9 +40,9 @@ describe('static-ct-api data tiles of the real navigli2025h2 log', () => {
     });
   }
 
-  test('leaf hashes of data tile 000 equal the level-0 hash tile', () => {
-    const hashes = read('hash-0-000');
-    const tile = read('data-000');
+  for (const n of ['000', '001', '002', '003']) test(`leaf hashes of data tile ${n} equal level-0 hash tile ${n}`, () => {
+    const hashes = read(`tile/0/${n}`);
+    const tile = read(`tile/data/${n}`);
     const at = decodeDataTileAt(tile);
     at.forEach(({ leaf, start, entryEnd }, i) => {
       const want = hashes.subarray(i * 32, i * 32 + 32);
@@ -47,17 +51,18 @@ describe('static-ct-api data tiles of the real navigli2025h2 log', () => {
       // ... and over the TimestampedEntry bytes in place.
       assert.deepEqual(sha256(new Uint8Array([0, 0, 0]), tile.subarray(start, entryEnd)), want, `leaf ${i} in place`);
     });
+    if (n !== '000') return;
     const derived = JSON.parse(readFileSync(join(dir, 'derived.json'), 'utf8')) as { first_leaf_hash_b64: string };
     assert.equal(Buffer.from(hashes.subarray(0, 32)).toString('base64'), derived.first_leaf_hash_b64);
   });
 
   test('a tile cut mid-leaf is rejected naming the field', () => {
-    const tile = read('data-003.p-10');
+    const tile = read('tile/data/003.p/10');
     assert.throws(() => decodeDataTile(tile.subarray(0, tile.byteLength - 40)), (e: unknown) => e instanceof TlsError && /^TileLeaf\./.test(e.message));
   });
 
   test('more than 256 leaves is rejected', () => {
-    const tile = read('data-000');
+    const tile = read('tile/data/000');
     const first = decodeDataTileAt(tile)[0]!;
     assert.throws(() => decodeDataTile(concat(tile, tile.subarray(first.start, first.end))), /data tile: more than 256 entries/);
   });

@@ -10,10 +10,19 @@ export class CtError extends Error {
     /** Short metrics label, e.g. "bad_chain", "not_after_out_of_window". */
     readonly reason: string,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfter?: number },
   ) {
     super(message, options);
+    this.retryAfter = options?.retryAfter;
   }
+
+  /** Seconds for a Retry-After header (429 and 503 answers). */
+  readonly retryAfter: number | undefined;
+}
+
+/** 503 or 429 with Retry-After: come back later, nothing was lost. */
+export function unavailable(status: 429 | 503, reason: string, message: string, retryAfter: number): CtError {
+  return new CtError(status, reason, message, { retryAfter });
 }
 
 /** 400 with a reason label: the caller sent something wrong. */

@@ -1,0 +1,177 @@
+// shards.yaml and the environment, validated once at startup (STYLE.md habit 5). A bad field
+// stops the process with a message that names the field and the fix. The result is frozen.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parse } from 'yaml';
+
+export type ConfiguredState = 'active' | 'read-only' | 'frozen';
+
+export interface ShardConfig {
+  /** Shard name, [a-z0-9-]+, e.g. 2027h1. */
+  readonly name: string;
+  /** URL path prefix, e.g. /2027h1; RFC 6962 endpoints are under <prefix>/ct/v1/. */
+  readonly prefix: string;
+  /** Accepted NotAfter window [start, limit), ms since epoch. */
+  readonly notAfterStart: number;
+  readonly notAfterLimit: number;
+  /** Absolute path of the PEM PKCS#8 P-256 private key (only the sequencer reads it). */
+  readonly keyFile: string;
+  /** Absolute paths of PEM files or directories of PEM files with the accepted roots. */
+  readonly roots: readonly string[];
+  readonly poolSize: number;
+  readonly poolPeriodMs: number;
+  readonly getEntriesMax: number;
+  readonly state: ConfiguredState;
+  /** Maximum merge delay promised, seconds. ctlog's real merge delay is zero. */
+  readonly mmd: number;
+  /** How long add-chain waits for the sequencer before answering 503. */
+  readonly submissionDeadlineMs: number;
+  readonly rejectExpired: boolean;
+  readonly requireServerAuth: boolean;
+  readonly maxChainLength: number;
+  /** An idle shard signs a fresh STH this often. */
+  readonly sthIntervalMs: number;
+}
+
+export interface LogConfig {
+  /** Public base URL, e.g. https://ct.example.org (no trailing slash); shard URLs are base_url + prefix + "/". */
+  readonly baseUrl: string;
+  /** Free text for the log list: who runs the log. */
+  readonly operator: string;
+  readonly shards: readonly ShardConfig[];
+  /** Where the file was read from. */
+  readonly file: string;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const DEFAULTS = {
+  roots: ['/etc/ssl/certs/ca-certificates.crt'],
+  pool_size: 1000,
+  pool_period_ms: 25,
+  get_entries_max: 256,
+  state: 'active',
+  mmd: 86400,
+  submission_deadline_ms: 10000,
+  reject_expired: false,
+  require_server_auth: false,
+  max_chain_length: 10,
+  sth_interval_ms: 1000,
+} as const;
+
+const SHARD_FIELDS = new Set(['name', 'prefix', 'not_after_start', 'not_after_limit', 'key', ...Object.keys(DEFAULTS)]);
+
+type Obj = Record<string, unknown>;
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Reads and validates shards.yaml. Relative key paths are resolved against dataDir (keys
+ * generated on first run live there); relative root paths against the file's directory.
+ */
+export function loadConfig(file: string, dataDir: string): LogConfig {
+  if (!existsSync(file)) throw new ConfigError(`${file}: no such file; pass --config FILE or create shards.yaml (see README)`);
+  let doc: unknown;
+  try {
+    doc = parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`${file}: not valid YAML: ${(err as Error).message}`);
+  }
+  return parseConfig(doc, { file, dataDir, checkFiles: true });
+}
+
+export function parseConfig(doc: unknown, ctx: { file: string; dataDir: string; checkFiles?: boolean }): LogConfig {
+  const where = ctx.file;
+  const fail = (field: string, msg: string): never => {
+    throw new ConfigError(`${where}: ${field}: ${msg}`);
+  };
+  if (!isObj(doc)) fail('(top level)', 'must be a mapping with log:, defaults: and shards:');
+  const top = doc as Obj;
+  for (const k of Object.keys(top)) if (!['log', 'defaults', 'shards'].includes(k)) fail(k, 'unknown top-level field; expected log, defaults or shards');
+  const log = (top.log ?? {}) as Obj;
+  if (!isObj(log)) fail('log', 'must be a mapping');
+  const baseUrl = String(log.base_url ?? 'http://127.0.0.1:6962').replace(/\/+$/, '');
+  try {
+    const u = new URL(baseUrl);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
+  } catch {
+    fail('log.base_url', `"${baseUrl}" is not an http(s) URL; e.g. https://ct.example.org`);
+  }
+  const defaults = (top.defaults ?? {}) as Obj;
+  if (!isObj(defaults)) fail('defaults', 'must be a mapping of shard fields');
+  for (const k of Object.keys(defaults)) if (!SHARD_FIELDS.has(k)) fail(`defaults.${k}`, `unknown field; known: ${[...SHARD_FIELDS].join(', ')}`);
+  if (!Array.isArray(top.shards) || top.shards.length === 0) fail('shards', 'must be a non-empty list of shards');
+
+  const cfgDir = dirname(resolve(ctx.file));
+  const shards = (top.shards as unknown[]).map((raw, i) => {
+    if (!isObj(raw)) fail(`shards[${i}]`, 'must be a mapping');
+    const s = { ...DEFAULTS, ...defaults, ...(raw as Obj) } as Obj;
+    const name = String((raw as Obj).name ?? '');
+    const at = (f: string) => `shards[${i}]${name ? ` (${name})` : ''}.${f}`;
+    for (const k of Object.keys(raw as Obj)) if (!SHARD_FIELDS.has(k)) fail(at(k), `unknown field; known: ${[...SHARD_FIELDS].join(', ')}`);
+    if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(name)) fail(at('name'), `"${name}" must be 1-63 characters of a-z, 0-9 and -`);
+    const prefix = String(s.prefix ?? `/${name}`);
+    if (!/^(\/[A-Za-z0-9._~-]+)+$/.test(prefix)) fail(at('prefix'), `"${prefix}" must be a URL path like /${name} (no trailing slash)`);
+    const date = (f: string): number => {
+      const v = s[f];
+      const t = v instanceof Date ? v.getTime() : typeof v === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(v) ? Date.parse(v) : NaN;
+      if (!Number.isFinite(t)) fail(at(f), `must be an RFC 3339 UTC time like 2027-01-01T00:00:00Z (got ${JSON.stringify(v)})`);
+      return t;
+    };
+    const notAfterStart = date('not_after_start');
+    const notAfterLimit = date('not_after_limit');
+    if (notAfterLimit <= notAfterStart) fail(at('not_after_limit'), 'must be after not_after_start');
+    const int = (f: string, min: number, max: number): number => {
+      const v = s[f];
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) fail(at(f), `must be an integer in [${min}, ${max}] (got ${JSON.stringify(v)})`);
+      return v as number;
+    };
+    const bool = (f: string): boolean => {
+      if (typeof s[f] !== 'boolean') fail(at(f), `must be true or false (got ${JSON.stringify(s[f])})`);
+      return s[f] as boolean;
+    };
+    const state = String(s.state);
+    if (!['active', 'read-only', 'frozen'].includes(state)) fail(at('state'), `"${state}" must be active, read-only or frozen`);
+    const key = String(s.key ?? `keys/${name}.pem`);
+    const keyFile = isAbsolute(key) ? key : resolve(ctx.dataDir, key);
+    const rootsRaw = Array.isArray(s.roots) ? s.roots : [s.roots];
+    if (rootsRaw.length === 0 || rootsRaw.some((r) => typeof r !== 'string' || !r)) fail(at('roots'), 'must be a path or a list of paths of PEM files or directories');
+    const roots = rootsRaw.map((r) => (isAbsolute(r as string) ? (r as string) : resolve(cfgDir, r as string)));
+    if (ctx.checkFiles) {
+      for (const r of roots) {
+        if (!existsSync(r)) fail(at('roots'), `${r} does not exist; point it at a PEM bundle or a directory of PEM files`);
+        statSync(r);
+      }
+    }
+    return Object.freeze({
+      name,
+      prefix,
+      notAfterStart,
+      notAfterLimit,
+      keyFile,
+      roots: Object.freeze(roots),
+      poolSize: int('pool_size', 1, 10000),
+      poolPeriodMs: int('pool_period_ms', 1, 10000),
+      getEntriesMax: int('get_entries_max', 1, 10000),
+      state: state as ConfiguredState,
+      mmd: int('mmd', 1, 86400 * 7),
+      submissionDeadlineMs: int('submission_deadline_ms', 100, 600000),
+      rejectExpired: bool('reject_expired'),
+      requireServerAuth: bool('require_server_auth'),
+      maxChainLength: int('max_chain_length', 2, 32),
+      sthIntervalMs: int('sth_interval_ms', 100, 3600000),
+    });
+  });
+  const seen = new Map<string, string>();
+  for (const s of shards) {
+    for (const k of [`name:${s.name}`, `prefix:${s.prefix}`]) {
+      if (seen.has(k)) fail(`shards (${s.name})`, `duplicate ${k.split(':')[0]} "${k.split(':')[1]}"; each shard needs its own`);
+      seen.set(k, s.name);
+    }
+  }
+  return Object.freeze({ baseUrl, operator: String(log.operator ?? 'ctlog operator'), shards: Object.freeze(shards), file: ctx.file });
+}

@@ -1,0 +1,288 @@
+// The sequencer of one shard: pools submissions, assigns consecutive indexes, commits
+// entries + tiles + the new STH in one conditional transaction, and only then signs SCTs
+// (DESIGN.md "The write path", invariants 1–4).
+//
+// Errors are of three kinds, handled where they arise:
+//  - StaleHeadError (another writer committed first): reload the head from the database
+//    and retry the same batch on top of it. Never a fork: the commit was conditional.
+//  - per-batch (the database refused or dropped the transaction): fail this batch's
+//    waiters with 503, reload state (the commit may or may not have happened; the
+//    database says which), go on. The waiters retry and find their entries by dedup.
+//  - fatal (the stored tiles do not rebuild the stored root; signing fails): stop. A
+//    restart recovers from the database alone, or the operator must look.
+import { appendLeaves, edgeFromTiles, rightEdgeTiles, leafHash, rootOfEdge, type RightEdge } from '../merkle/index.js';
+import type { LogSigner } from '../signing/index.js';
+import { encodeCtExtensions, encodeMerkleTreeLeaf, type SignedEntry } from '../tls/index.js';
+import { equal, hex } from '../util/bytes.js';
+import { CtError } from '../util/errors.js';
+import type { Issuer, Sequenced, Submission } from '../queue/submission.js';
+import { StaleHeadError, type EntryRecord, type LogStorage, type ShardRecord, type TreeHead } from '../storage/log-storage.js';
+
+export interface SequencerOptions {
+  /** A batch is committed as soon as it holds this many new entries. @defaultValue 1000 */
+  poolSize: number;
+  /** ...or this long after its first submission arrived. @defaultValue 50 */
+  poolPeriodMs: number;
+  /** An idle shard still signs a fresh STH this often. @defaultValue 1000 */
+  sthIntervalMs?: number;
+  /** The sequencer's clock (ms since epoch). */
+  clock: () => number;
+  /** Called once with a fatal error; the process should stop (a restart recovers). */
+  onFatal?: (err: Error) => void;
+  /** Called after every commit (metrics, logs). */
+  onCommit?: (info: { shard: string; added: number; duplicates: number; treeSize: number; seconds: number }) => void;
+}
+
+interface Waiter {
+  sub: Submission;
+  resolve: (r: Sequenced) => void;
+  reject: (e: unknown) => void;
+}
+
+export class FatalSequencerError extends Error {
+  override name = 'FatalSequencerError';
+}
+
+// Identities committed recently, so that retries and duplicates skip the database lookup.
+const RECENT_MAX = 200_000;
+const STALE_RETRIES = 100;
+
+export class ShardSequencer {
+  private head!: TreeHead;
+  private edge!: RightEdge;
+  private pool: Waiter[] = [];
+  private poolTimer: NodeJS.Timeout | undefined;
+  private sthTimer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  private readonly knownIssuers = new Set<string>();
+  private readonly recent = new Map<string, { idx: number; timestamp: number }>();
+  private stopped = false;
+  private fatal: Error | undefined;
+
+  constructor(
+    private readonly storage: LogStorage,
+    private readonly shard: ShardRecord,
+    private readonly signer: LogSigner,
+    private readonly opts: SequencerOptions,
+  ) {}
+
+  get treeHead(): TreeHead {
+    return this.head;
+  }
+
+  /** Loads the tree head and right edge from the database; fatal if they disagree. */
+  async start(): Promise<void> {
+    if (!equal(this.signer.logId, this.shard.logId)) {
+      throw new FatalSequencerError(`shard ${this.shard.name}: the key file's log id ${hex(this.signer.logId)} is not the shard's ${hex(this.shard.logId)}`);
+    }
+    await this.reload();
+    const every = this.opts.sthIntervalMs ?? 1000;
+    this.sthTimer = setInterval(() => void this.refreshIdleHead(every), Math.max(50, Math.floor(every / 2)));
+    this.sthTimer.unref();
+  }
+
+  private async reload(): Promise<void> {
+    const head = await this.storage.currentHead(this.shard.id);
+    const want = rightEdgeTiles(head.treeSize);
+    const tiles = await this.storage.readTiles(this.shard.id, want);
+    const edge = edgeFromTiles(head.treeSize, (level, index) => tiles.get(`${level}/${index}`));
+    const root = rootOfEdge(edge);
+    if (!equal(root, head.rootHash)) {
+      throw new FatalSequencerError(`shard ${this.shard.name}: stored tiles give root ${hex(root)} at size ${head.treeSize}, the tree head says ${hex(head.rootHash)}`);
+    }
+    this.head = head;
+    this.edge = edge;
+  }
+
+  /** Adds submissions to the pool; resolves each with its SCT data after its commit. */
+  add(subs: Submission[], issuers: Issuer[]): Promise<Sequenced[]> {
+    if (this.fatal || this.stopped) {
+      return Promise.reject(new CtError(503, 'sequencer_stopped', `the sequencer of shard ${this.shard.name} is stopped; retry later`, { retryAfter: 5 }));
+    }
+    this.pendingIssuers.push(...issuers.filter((i) => !this.knownIssuers.has(hex(i.fingerprint))));
+    const ps = subs.map(
+      (sub) =>
+        new Promise<Sequenced>((resolve, reject) => {
+          this.pool.push({ sub, resolve, reject });
+        }),
+    );
+    if (this.pool.length >= this.opts.poolSize) void this.kick();
+    else this.poolTimer ??= setTimeout(() => void this.kick(), this.opts.poolPeriodMs);
+    return Promise.all(ps);
+  }
+
+  private pendingIssuers: Issuer[] = [];
+
+  /** Runs flushes one at a time until the pool is empty. */
+  private kick(): Promise<void> {
+    clearTimeout(this.poolTimer);
+    this.poolTimer = undefined;
+    if (this.flushing) return this.flushing;
+    this.flushing = (async () => {
+      try {
+        while (this.pool.length > 0 && !this.fatal) await this.flush();
+      } finally {
+        this.flushing = undefined;
+      }
+    })();
+    return this.flushing;
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.pool.splice(0, this.opts.poolSize);
+    const issuers = this.pendingIssuers.splice(0);
+    const started = performance.now();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const n = await this.commit(batch, issuers);
+        this.opts.onCommit?.({ shard: this.shard.name, added: n, duplicates: batch.length - n, treeSize: this.head.treeSize, seconds: (performance.now() - started) / 1000 });
+        return;
+      } catch (err) {
+        if (err instanceof FatalSequencerError) return this.die(err, batch);
+        const stale = err instanceof StaleHeadError;
+        try {
+          await this.reload();
+        } catch (reloadErr) {
+          if (reloadErr instanceof FatalSequencerError) return this.die(reloadErr, batch);
+          // The database is away; fail this batch (its waiters retry) and try again next batch.
+        }
+        if (stale && attempt < STALE_RETRIES) {
+          // Another writer is active on this shard; back off a little so one of us wins.
+          await new Promise((r) => setTimeout(r, Math.random() * 5));
+          continue;
+        }
+        const e = new CtError(503, stale ? 'contended' : 'commit_failed', `couldn't commit batch for shard ${this.shard.name}: ${(err as Error).message}`, { cause: err, retryAfter: 1 });
+        for (const w of batch) w.reject(e);
+        // Issuers of a failed batch may not be stored; let the next batch carry them again.
+        for (const i of issuers) this.knownIssuers.delete(hex(i.fingerprint));
+        return;
+      }
+    }
+  }
+
+  private die(err: Error, batch: Waiter[]): void {
+    this.fatal = err;
+    const e = new CtError(503, 'sequencer_stopped', `the sequencer of shard ${this.shard.name} stopped`, { cause: err, retryAfter: 5 });
+    for (const w of [...batch, ...this.pool.splice(0)]) w.reject(e);
+    this.opts.onFatal?.(err);
+  }
+
+  /** One attempt at committing a batch; returns the number of new entries. */
+  private async commit(batch: Waiter[], issuers: Issuer[]): Promise<number> {
+    // 1. Dedup: within the batch, against recent commits, then against the database (one query).
+    const firstOf = new Map<string, number>();
+    const unknown: Uint8Array[] = [];
+    batch.forEach((w, i) => {
+      const k = hex(w.sub.identity);
+      if (firstOf.has(k)) return;
+      firstOf.set(k, i);
+      if (!this.recent.has(k)) unknown.push(w.sub.identity);
+    });
+    const stored = unknown.length ? await this.storage.findByIdentities(this.shard.id, unknown) : new Map<string, { idx: number; timestamp: number }>();
+
+    // 2. Assign indexes and one timestamp to the new entries. The STH carries the same
+    // timestamp, so it is >= every SCT timestamp in its tree, and strictly increases.
+    const timestamp = Math.max(this.opts.clock(), this.head.timestamp + 1);
+    const size0 = this.head.treeSize;
+    const assigned = new Map<string, { idx: number; timestamp: number }>();
+    const entries: EntryRecord[] = [];
+    const hashes: Uint8Array[] = [];
+    for (const [k, i] of firstOf) {
+      if (this.recent.has(k) || stored.has(k)) continue;
+      const sub = batch[i]!.sub;
+      const idx = size0 + entries.length;
+      const extensions = encodeCtExtensions({ leafIndex: idx });
+      const leaf = encodeMerkleTreeLeaf({ timestamp, entry: sub.entry, extensions });
+      const h = leafHash(leaf);
+      hashes.push(h);
+      entries.push({ idx, leafHash: h, identity: sub.identity, timestamp, entryType: sub.entry.type === 'x509' ? 0 : 1, cert: sub.cert, chain: sub.chain });
+      assigned.set(k, { idx, timestamp });
+    }
+
+    // 3. Extend the tree and sign its head; nothing is published until the commit.
+    let newEdge = this.edge;
+    let root = this.head.rootHash;
+    let tiles: Array<{ level: number; index: number; data: Uint8Array }> = [];
+    if (hashes.length) {
+      const r = appendLeaves(this.edge, hashes);
+      newEdge = r.edge;
+      root = r.root;
+      tiles = r.changed;
+    }
+    // 4. Commit, conditional on the head we extend (invariant 2).
+    if (hashes.length || issuers.length) {
+      const head: TreeHead = { treeSize: size0 + hashes.length, timestamp, rootHash: root, signature: new Uint8Array() };
+      head.signature = this.sign(() => this.signer.signSth(head));
+      await this.storage.appendBatch(this.shard.id, { expected: { treeSize: size0, rootHash: this.head.rootHash }, entries, issuers, tiles, head });
+      this.head = head;
+      this.edge = newEdge;
+    }
+    for (const i of issuers) this.knownIssuers.add(hex(i.fingerprint));
+
+    // 5. Only now sign the SCTs and answer (invariant 1).
+    for (const [k, v] of assigned) this.remember(k, v);
+    batch.forEach((w, i) => {
+      const k = hex(w.sub.identity);
+      const mine = assigned.get(k);
+      const known = mine ?? this.recent.get(k) ?? stored.get(k)!;
+      w.resolve(this.sct(w.sub.entry, known.idx, known.timestamp, !mine || firstOf.get(k) !== i));
+    });
+    for (const [k, v] of stored) this.remember(k, v);
+    return entries.length;
+  }
+
+  private remember(k: string, v: { idx: number; timestamp: number }): void {
+    if (this.recent.size >= RECENT_MAX) {
+      // Drop the oldest eighth: Map iteration is insertion order.
+      let n = RECENT_MAX / 8;
+      for (const key of this.recent.keys()) {
+        if (n-- <= 0) break;
+        this.recent.delete(key);
+      }
+    }
+    this.recent.set(k, v);
+  }
+
+  private sct(entry: SignedEntry, idx: number, timestamp: number, duplicate: boolean): Sequenced {
+    const extensions = encodeCtExtensions({ leafIndex: idx });
+    const sct = this.sign(() => this.signer.signSct(timestamp, entry, extensions));
+    return { idx, timestamp, extensions, signature: sct.signature, duplicate };
+  }
+
+  private sign<T>(f: () => T): T {
+    try {
+      return f();
+    } catch (err) {
+      throw new FatalSequencerError(`couldn't sign for shard ${this.shard.name}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** Signs a fresh STH over the same tree when nothing was committed for a while. */
+  private async refreshIdleHead(every: number): Promise<void> {
+    if (this.flushing || this.stopped || this.fatal || this.pool.length) return;
+    if (this.opts.clock() - this.head.timestamp < every) return;
+    this.flushing = (async () => {
+      try {
+        const head: TreeHead = { ...this.head, timestamp: Math.max(this.opts.clock(), this.head.timestamp + 1), signature: new Uint8Array() };
+        head.signature = this.sign(() => this.signer.signSth(head));
+        await this.storage.publishHead(this.shard.id, this.head, head);
+        this.head = head;
+      } catch (err) {
+        if (err instanceof FatalSequencerError) return this.die(err, []);
+        await this.reload().catch(() => undefined);
+      } finally {
+        this.flushing = undefined;
+      }
+    })();
+    await this.flushing;
+    if (this.pool.length) void this.kick();
+  }
+
+  /** Commits what is pooled, then stops taking submissions. */
+  async stop(): Promise<void> {
+    clearInterval(this.sthTimer);
+    if (this.pool.length) await this.kick();
+    await this.flushing;
+    this.stopped = true;
+  }
+}

@@ -1,0 +1,114 @@
+// Opening the database: MariaDB (production) or SQLite (the embedded default), behind one
+// knex instance. Migrations live in migrations/ and run through the same code for both.
+import { mkdirSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import knexFactory, { type Knex } from 'knex';
+
+export interface DatabaseOptions {
+  /** mysql://user:pass@host:port/db for MariaDB; undefined for the embedded SQLite default. */
+  url?: string;
+  /** Directory of the embedded SQLite file (ctlog.sqlite); created if missing. */
+  dataDir: string;
+  /** Connections in the MariaDB pool. @defaultValue 8 */
+  poolSize?: number;
+}
+
+export type Dialect = 'mysql' | 'sqlite';
+
+export function dialectOf(knex: Knex): Dialect {
+  return knex.client.config.client === 'mysql2' ? 'mysql' : 'sqlite';
+}
+
+function mysqlConnection(url: string): Knex.MySql2ConnectionConfig {
+  const u = new URL(url);
+  if (u.protocol !== 'mysql:' && u.protocol !== 'mariadb:') throw new Error(`database URL must start with mysql:// (got ${u.protocol}//)`);
+  const database = decodeURIComponent(u.pathname.replace(/^\//, ''));
+  if (!database) throw new Error('database URL must name a database, e.g. mysql://root@127.0.0.1:3306/ctlog');
+  return {
+    host: u.hostname || '127.0.0.1',
+    port: u.port ? Number(u.port) : 3306,
+    user: decodeURIComponent(u.username || 'root'),
+    password: decodeURIComponent(u.password),
+    database,
+    // BIGINT columns come back as numbers while they are safe integers, as strings beyond;
+    // toIndex() rejects the latter instead of silently losing precision.
+    supportBigNumbers: true,
+    bigNumberStrings: false,
+    charset: 'utf8mb4',
+  };
+}
+
+/** Creates the MariaDB database named in url if it does not exist (migrate and tests). */
+export async function ensureMysqlDatabase(url: string): Promise<void> {
+  const conn = mysqlConnection(url);
+  const admin = knexFactory({ client: 'mysql2', connection: { ...conn, database: undefined } as Knex.MySql2ConnectionConfig, pool: { min: 0, max: 1 } });
+  try {
+    await admin.raw(`CREATE DATABASE IF NOT EXISTS \`${conn.database!.replace(/`/g, '')}\``);
+  } finally {
+    await admin.destroy();
+  }
+}
+
+/** Drops a MariaDB database (tests clean up after themselves). */
+export async function dropMysqlDatabase(url: string): Promise<void> {
+  const conn = mysqlConnection(url);
+  const admin = knexFactory({ client: 'mysql2', connection: { ...conn, database: undefined } as Knex.MySql2ConnectionConfig, pool: { min: 0, max: 1 } });
+  try {
+    await admin.raw(`DROP DATABASE IF EXISTS \`${conn.database!.replace(/`/g, '')}\``);
+  } finally {
+    await admin.destroy();
+  }
+}
+
+export function openDatabase(opts: DatabaseOptions): Knex {
+  if (opts.url) {
+    return knexFactory({ client: 'mysql2', connection: mysqlConnection(opts.url), pool: { min: 0, max: opts.poolSize ?? 8 } });
+  }
+  mkdirSync(opts.dataDir, { recursive: true });
+  return knexFactory({
+    client: 'better-sqlite3',
+    connection: { filename: join(opts.dataDir, 'ctlog.sqlite') },
+    useNullAsDefault: true,
+    pool: {
+      min: 1,
+      max: 1,
+      // WAL lets readers run beside the writer; synchronous=FULL makes every commit durable
+      // (an SCT is only returned after its commit, so the commit must survive power loss).
+      afterCreate(conn: { pragma(s: string): unknown }, done: (err: Error | null, conn: unknown) => void) {
+        try {
+          conn.pragma('journal_mode = WAL');
+          conn.pragma('synchronous = FULL');
+          // No busy wait: better-sqlite3 waits synchronously, which would block the event
+          // loop of a process holding the other transaction. A writer that finds the
+          // database locked fails at once (SQLITE_BUSY) and appendBatch reports contention.
+          conn.pragma('busy_timeout = 0');
+          conn.pragma('foreign_keys = ON');
+          done(null, conn);
+        } catch (err) {
+          done(err as Error, conn);
+        }
+      },
+    },
+  });
+}
+
+const migrationsDir = resolve(import.meta.dirname, '../../migrations');
+
+/** knex migration source over migrations/*.ts, loaded through the module system (no knexfile). */
+const migrationSource: Knex.MigrationSource<string> = {
+  async getMigrations() {
+    return readdirSync(migrationsDir).filter((f) => /^\d+_.*\.ts$/.test(f)).sort();
+  },
+  getMigrationName(name) {
+    return name;
+  },
+  async getMigration(name) {
+    return (await import(join(migrationsDir, name))) as Knex.Migration;
+  },
+};
+
+/** Brings the schema up to date; returns the names of the migrations it ran. */
+export async function migrate(knex: Knex): Promise<string[]> {
+  const [, ran] = (await knex.migrate.latest({ migrationSource })) as [number, string[]];
+  return ran;
+}

@@ -1,0 +1,320 @@
+// The narrow storage operations the services need (STYLE.md habit 3), on knex over MariaDB
+// or SQLite. Contracts are written on each method; the one that matters most is appendBatch:
+// when it resolves, the entries, tiles and tree head are durably committed together, and it
+// only commits if the tree head it extends is still the shard's current one.
+import type { Knex } from 'knex';
+import { planNodes, tilesForNodes, type ProofPlan, type TileSource } from '../merkle/index.js';
+import { CtError } from '../util/errors.js';
+import { dialectOf, type Dialect } from './database.js';
+
+export type ShardState = 'active' | 'read-only' | 'frozen' | 'exported' | 'pruned';
+
+export interface TreeHead {
+  treeSize: number;
+  timestamp: number;
+  rootHash: Uint8Array;
+  /** Encoded TLS DigitallySigned over the tree head. */
+  signature: Uint8Array;
+}
+
+export interface ShardRecord {
+  id: number;
+  name: string;
+  logId: Uint8Array;
+  publicKey: Uint8Array;
+  state: ShardState;
+  head: TreeHead;
+}
+
+/** One leaf as stored; the MerkleTreeLeaf is rebuilt from these fields exactly. */
+export interface EntryRecord {
+  idx: number;
+  leafHash: Uint8Array;
+  identity: Uint8Array;
+  timestamp: number;
+  entryType: 0 | 1;
+  /** Certificate DER (x509_entry) or precertificate DER as submitted (precert_entry). */
+  cert: Uint8Array;
+  /** SHA-256 fingerprints of the chain, leaf issuer first, root last. */
+  chain: Uint8Array[];
+}
+
+export interface TileWrite {
+  level: number;
+  index: number;
+  data: Uint8Array;
+}
+
+export interface AppendBatch {
+  /** The tree head this batch extends; the commit fails with StaleHeadError if it moved. */
+  expected: { treeSize: number; rootHash: Uint8Array };
+  entries: EntryRecord[];
+  /** Chain certificates the entries cite; stored once (existing fingerprints are skipped). */
+  issuers: Array<{ fingerprint: Uint8Array; der: Uint8Array }>;
+  tiles: TileWrite[];
+  /** The new signed tree head. Its timestamp must exceed the current one. */
+  head: TreeHead;
+}
+
+/** The shard's tree head moved under us: another writer committed first. Never a fork. */
+export class StaleHeadError extends Error {
+  override name = 'StaleHeadError';
+}
+
+const buf = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+
+/** BIGINT from either driver to a safe integer, or an error (never a silent rounding). */
+export function toIndex(v: unknown, what: string): number {
+  const n = typeof v === 'string' ? Number(v) : typeof v === 'bigint' ? Number(v) : (v as number);
+  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${what}: ${String(v)} is not a safe non-negative integer`);
+  return n;
+}
+
+function splitChain(b: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let i = 0; i + 32 <= b.length; i += 32) out.push(b.subarray(i, i + 32));
+  return out;
+}
+
+function rowToEntry(r: Record<string, unknown>): EntryRecord {
+  return {
+    idx: toIndex(r.idx, 'entries.idx'),
+    leafHash: r.leaf_hash as Uint8Array,
+    identity: r.identity as Uint8Array,
+    timestamp: toIndex(r.timestamp, 'entries.timestamp'),
+    entryType: Number(r.entry_type) as 0 | 1,
+    cert: r.cert as Uint8Array,
+    chain: splitChain(r.chain as Uint8Array),
+  };
+}
+
+function rowToShard(r: Record<string, unknown>): ShardRecord {
+  return {
+    id: Number(r.id),
+    name: String(r.name),
+    logId: r.log_id as Uint8Array,
+    publicKey: r.public_key as Uint8Array,
+    state: String(r.state) as ShardState,
+    head: {
+      treeSize: toIndex(r.tree_size, 'shards.tree_size'),
+      timestamp: toIndex(r.sth_timestamp, 'shards.sth_timestamp'),
+      rootHash: r.root_hash as Uint8Array,
+      signature: r.sth_signature as Uint8Array,
+    },
+  };
+}
+
+// Rows per INSERT statement: large enough to amortise round trips, small enough to stay
+// far below max_allowed_packet with 2 KB certificates (PERFORMANCE.md: >1000 gains nothing).
+const INSERT_CHUNK = 500;
+
+export class LogStorage {
+  readonly dialect: Dialect;
+
+  constructor(readonly knex: Knex) {
+    this.dialect = dialectOf(knex);
+  }
+
+  async listShards(): Promise<ShardRecord[]> {
+    const rows = await this.knex('shards').select('*').orderBy('id');
+    return rows.map(rowToShard);
+  }
+
+  async getShard(name: string): Promise<ShardRecord | undefined> {
+    const row = await this.knex('shards').where({ name }).first();
+    return row ? rowToShard(row) : undefined;
+  }
+
+  /**
+   * Creates a shard with its empty tree head. Explicit by design: a log is never created
+   * implicitly, since recreating one that exists elsewhere under the same key is a fork.
+   * Fails if a shard of that name exists.
+   */
+  async createShard(s: { name: string; logId: Uint8Array; publicKey: Uint8Array; head: TreeHead; now: number }): Promise<ShardRecord> {
+    return this.knex.transaction(async (trx) => {
+      const existing = await trx('shards').where({ name: s.name }).first();
+      if (existing) throw new Error(`shard ${s.name} already exists`);
+      const max = await trx('shards').max({ m: 'id' }).first();
+      const id = Number(max?.m ?? 0) + 1;
+      await trx('shards').insert({
+        id,
+        name: s.name,
+        log_id: buf(s.logId),
+        public_key: buf(s.publicKey),
+        state: 'active',
+        tree_size: s.head.treeSize,
+        root_hash: buf(s.head.rootHash),
+        sth_timestamp: s.head.timestamp,
+        sth_signature: buf(s.head.signature),
+        created_at: s.now,
+      });
+      await trx('tree_heads').insert(this.headRow(id, s.head));
+      return rowToShard((await trx('shards').where({ id }).first())!);
+    });
+  }
+
+  async setShardState(shardId: number, state: ShardState): Promise<void> {
+    await this.knex('shards').where({ id: shardId }).update({ state });
+  }
+
+  /** The shard's current signed tree head (the one every append must extend). */
+  async currentHead(shardId: number): Promise<TreeHead> {
+    const row = await this.knex('shards').where({ id: shardId }).first();
+    if (!row) throw new Error(`no shard with id ${shardId}`);
+    return rowToShard(row).head;
+  }
+
+  private headRow(shardId: number, h: TreeHead) {
+    return { shard_id: shardId, timestamp: h.timestamp, tree_size: h.treeSize, root_hash: buf(h.rootHash), signature: buf(h.signature) };
+  }
+
+  /**
+   * Commits a batch atomically: entries, new issuers, tiles and the new tree head, in one
+   * transaction whose first statement is the conditional update of the shard's head
+   * (`WHERE tree_size = ? AND root_hash = ?`). That update takes the shard row's lock, so a
+   * second writer waits, then finds the head moved and fails with StaleHeadError: two
+   * sequencers can never fork the tree (DESIGN.md invariant 2). When this resolves the batch
+   * is durable; when it rejects nothing of it is visible.
+   */
+  async appendBatch(shardId: number, b: AppendBatch): Promise<void> {
+    try {
+      await this.appendBatchTx(shardId, b);
+    } catch (err) {
+      // SQLite: another connection holds the write lock. Same meaning as a moved head:
+      // nothing of ours was written; reload and retry.
+      if ((err as { code?: string }).code?.startsWith('SQLITE_BUSY')) throw new StaleHeadError(`shard ${shardId}: database busy with another writer`, { cause: err });
+      throw err;
+    }
+  }
+
+  private async appendBatchTx(shardId: number, b: AppendBatch): Promise<void> {
+    await this.knex.transaction(async (trx) => {
+      const updated = await trx('shards')
+        .where({ id: shardId, tree_size: b.expected.treeSize, root_hash: buf(b.expected.rootHash) })
+        .where('sth_timestamp', '<', b.head.timestamp)
+        .update({
+          tree_size: b.head.treeSize,
+          root_hash: buf(b.head.rootHash),
+          sth_timestamp: b.head.timestamp,
+          sth_signature: buf(b.head.signature),
+        });
+      if (updated !== 1) throw new StaleHeadError(`shard ${shardId}: tree head moved from size ${b.expected.treeSize}; another writer committed first`);
+      await trx('tree_heads').insert(this.headRow(shardId, b.head));
+      if (b.issuers.length) {
+        await trx('issuers')
+          .insert(b.issuers.map((i) => ({ fingerprint: buf(i.fingerprint), der: buf(i.der) })))
+          .onConflict('fingerprint')
+          .ignore();
+      }
+      for (let i = 0; i < b.entries.length; i += INSERT_CHUNK) {
+        await this.insertEntries(trx, shardId, b.entries.slice(i, i + INSERT_CHUNK));
+      }
+      if (b.tiles.length) {
+        await trx('tiles')
+          .insert(b.tiles.map((t) => ({ shard_id: shardId, level: t.level, idx: t.index, data: buf(t.data) })))
+          .onConflict(['shard_id', 'level', 'idx'])
+          .merge(['data']);
+      }
+    });
+  }
+
+  private async insertEntries(trx: Knex.Transaction, shardId: number, entries: EntryRecord[]): Promise<void> {
+    if (entries.length === 0) return;
+    // One multi-row statement per chunk, built by hand: knex's insert builder costs several
+    // times more CPU per row than the driver itself on the hot path (PERFORMANCE.md).
+    const placeholders = entries.map(() => '(?,?,?,?,?,?,?,?)').join(',');
+    const values: unknown[] = [];
+    for (const e of entries) {
+      values.push(shardId, e.idx, buf(e.leafHash), buf(e.identity), e.timestamp, e.entryType, buf(e.cert), Buffer.concat(e.chain));
+    }
+    await trx.raw(`INSERT INTO entries (shard_id, idx, leaf_hash, identity, timestamp, entry_type, cert, chain) VALUES ${placeholders}`, values as Knex.RawBinding[]);
+  }
+
+  /** A new tree head with no new entries (the periodic STH of an idle shard). Conditional like appendBatch. */
+  async publishHead(shardId: number, expected: { treeSize: number; rootHash: Uint8Array }, head: TreeHead): Promise<void> {
+    await this.appendBatch(shardId, { expected, entries: [], issuers: [], tiles: [], head });
+  }
+
+  /** Entries [start, end) that exist, in index order. */
+  async readEntries(shardId: number, start: number, end: number): Promise<EntryRecord[]> {
+    const rows = await this.knex('entries')
+      .where('shard_id', shardId)
+      .where('idx', '>=', start)
+      .where('idx', '<', end)
+      .orderBy('idx')
+      .select('idx', 'leaf_hash', 'identity', 'timestamp', 'entry_type', 'cert', 'chain');
+    return rows.map(rowToEntry);
+  }
+
+  /** The entry with this leaf hash, if any (get-proof-by-hash). */
+  async findByLeafHash(shardId: number, leafHash: Uint8Array): Promise<EntryRecord | undefined> {
+    const row = await this.knex('entries').where({ shard_id: shardId, leaf_hash: buf(leafHash) }).first();
+    return row ? rowToEntry(row) : undefined;
+  }
+
+  /** Entries already logged under these dedup identities, keyed by hex identity; one query. */
+  async findByIdentities(shardId: number, identities: Uint8Array[]): Promise<Map<string, { idx: number; timestamp: number }>> {
+    const out = new Map<string, { idx: number; timestamp: number }>();
+    for (let i = 0; i < identities.length; i += INSERT_CHUNK) {
+      const chunk = identities.slice(i, i + INSERT_CHUNK).map(buf);
+      const rows = await this.knex('entries').where('shard_id', shardId).whereIn('identity', chunk).select('identity', 'idx', 'timestamp');
+      for (const r of rows) out.set(Buffer.from(r.identity as Uint8Array).toString('hex'), { idx: toIndex(r.idx, 'entries.idx'), timestamp: toIndex(r.timestamp, 'entries.timestamp') });
+    }
+    return out;
+  }
+
+  /** Hash tiles by (level, index), in one query; the map is keyed "level/index". Missing tiles are absent. */
+  async readTiles(shardId: number, ids: Array<{ level: number; index: number }>): Promise<Map<string, Uint8Array>> {
+    const out = new Map<string, Uint8Array>();
+    if (ids.length === 0) return out;
+    const rows = await this.knex('tiles')
+      .where('shard_id', shardId)
+      .where((q) => {
+        for (const id of ids) q.orWhere((w) => w.where('level', id.level).where('idx', id.index));
+      })
+      .select('level', 'idx', 'data');
+    for (const r of rows) out.set(`${Number(r.level)}/${toIndex(r.idx, 'tiles.idx')}`, r.data as Uint8Array);
+    return out;
+  }
+
+  /** Issuer certificates by fingerprint (hex keys); one query. */
+  async readIssuers(fingerprints: Uint8Array[]): Promise<Map<string, Uint8Array>> {
+    const out = new Map<string, Uint8Array>();
+    if (fingerprints.length === 0) return out;
+    const rows = await this.knex('issuers').whereIn('fingerprint', fingerprints.map(buf)).select('fingerprint', 'der');
+    for (const r of rows) out.set(Buffer.from(r.fingerprint as Uint8Array).toString('hex'), r.der as Uint8Array);
+    return out;
+  }
+
+  /** Every tree head of the shard with treeSize in [from, to], oldest first (for audits and tests). */
+  async treeHeads(shardId: number, opts: { limit?: number } = {}): Promise<TreeHead[]> {
+    const rows = await this.knex('tree_heads').where('shard_id', shardId).orderBy('timestamp').limit(opts.limit ?? 1_000_000);
+    return rows.map((r) => ({
+      treeSize: toIndex(r.tree_size, 'tree_heads.tree_size'),
+      timestamp: toIndex(r.timestamp, 'tree_heads.timestamp'),
+      rootHash: r.root_hash as Uint8Array,
+      signature: r.signature as Uint8Array,
+    }));
+  }
+
+  /** MariaDB data + index bytes of the log tables (information_schema), for bytes-per-entry figures. */
+  async tableBytes(): Promise<Record<string, { data: number; index: number; rows: number }>> {
+    if (this.dialect !== 'mysql') throw new CtError(400, 'unsupported', 'table sizes are measured on MariaDB only');
+    await this.knex.raw('ANALYZE TABLE entries, issuers, tiles, tree_heads, shards');
+    const [rows] = (await this.knex.raw(
+      'SELECT table_name AS t, data_length AS d, index_length AS i, table_rows AS r FROM information_schema.tables WHERE table_schema = DATABASE()',
+    )) as [Array<{ t: string; d: number; i: number; r: number }>];
+    const out: Record<string, { data: number; index: number; rows: number }> = {};
+    for (const r of rows) out[r.t] = { data: Number(r.d), index: Number(r.i), rows: Number(r.r) };
+    return out;
+  }
+}
+
+/**
+ * The fetch step of plan, fetch, assemble (DESIGN.md "The tree"): every hash tile a proof
+ * plan needs, in one query, as a TileSource for assemble().
+ */
+export async function fetchPlanTiles(storage: LogStorage, shardId: number, plan: ProofPlan): Promise<TileSource> {
+  const tiles = await storage.readTiles(shardId, tilesForNodes(planNodes(plan)));
+  return (level, index) => tiles.get(`${level}/${index}`);
+}

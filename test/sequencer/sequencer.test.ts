@@ -1,0 +1,122 @@
+// The sequencer on real MariaDB and on SQLite: batches append and the whole tree re-verifies
+// after each step; duplicates collapse; two sequencers on one shard never fork the tree.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { leafHash } from '../../src/merkle/index.js';
+import { InProcessQueue } from '../../src/queue/in-process-queue.js';
+import type { Sequenced } from '../../src/queue/submission.js';
+import { ShardSequencer } from '../../src/sequencer/shard-sequencer.js';
+import { loadSigner } from '../../src/sequencer/key-file.js';
+import { createShard } from '../../src/storage/shard-init.js';
+import { StaleHeadError, type ShardRecord } from '../../src/storage/log-storage.js';
+import { verifySct } from '../../src/signing/index.js';
+import { encodeMerkleTreeLeaf } from '../../src/tls/index.js';
+import { BACKENDS, freshDb, writeKey, type TestDb } from '../helpers/services.js';
+import { proveIncluded, syntheticSubmission, verifyWholeTree } from '../helpers/synthetic.js';
+
+for (const backend of BACKENDS) {
+  describe(`sequencer on ${backend}`, () => {
+    let db: TestDb;
+    let shard: ShardRecord;
+    let keyFile: string;
+    const clock = () => Date.now();
+
+    before(async () => {
+      db = await freshDb(backend);
+      keyFile = writeKey(db.dataDir);
+      shard = await createShard(db.storage, 'test', loadSigner(keyFile), clock());
+    });
+    after(async () => db.drop());
+
+    const newSequencer = (storage = db.storage, poolSize = 300) =>
+      new ShardSequencer(storage, shard, loadSigner(keyFile), { poolSize, poolPeriodMs: 5, sthIntervalMs: 60_000, clock });
+
+    test('a new shard has a signed empty tree', async () => {
+      assert.equal(await verifyWholeTree(db.storage, shard), 0);
+    });
+
+    test('shards are never created twice', async () => {
+      await assert.rejects(createShard(db.storage, 'test', loadSigner(keyFile), clock()), /already exists/);
+    });
+
+    test('batches of many sizes append; the whole tree re-verifies after each step', async () => {
+      const seq = newSequencer();
+      await seq.start();
+      let n = 0;
+      for (const size of [1, 2, 3, 250, 7, 600, 1, 256, 40]) {
+        const subs = Array.from({ length: size }, () => syntheticSubmission(n++));
+        const results = await Promise.all(subs.map((s) => seq.add([s.sub], s.issuers).then((r) => r[0]!)));
+        const treeSize = await verifyWholeTree(db.storage, shard);
+        assert.equal(treeSize, n);
+        for (const [i, r] of results.entries()) {
+          assert.equal(r.duplicate, false);
+          const sct = { version: 0 as const, logId: shard.logId, timestamp: r.timestamp, extensions: r.extensions, signature: r.signature };
+          assert.ok(verifySct(shard.publicKey, sct, subs[i]!.sub.entry), 'SCT verifies with the shard key');
+        }
+      }
+      // Every SCT's entry is provably included at its index and timestamp.
+      const entries = await db.storage.readEntries(shard.id, 0, n);
+      for (const e of entries.filter((_, i) => i % 97 === 0)) await proveIncluded(db.storage, shard.id, e.idx, e.leafHash);
+      await seq.stop();
+    });
+
+    test('the same certificate submitted 100 times concurrently gives one entry and one answer', async () => {
+      const seq = newSequencer();
+      await seq.start();
+      const before = (await db.storage.currentHead(shard.id)).treeSize;
+      const s = syntheticSubmission(12345);
+      const queue = new InProcessQueue({ lingerMs: 1, maxBatch: 7 });
+      await queue.consume('test', (subs, iss) => seq.add(subs, iss));
+      // Half through the CTFE-side batcher, half straight into the pool (as from other CTFE replicas).
+      const results: Sequenced[] = await Promise.all(
+        Array.from({ length: 100 }, (_, i) => (i % 2 ? queue.submit('test', s.sub, s.issuers, 10_000) : seq.add([s.sub], s.issuers).then((r) => r[0]!))),
+      );
+      assert.equal((await db.storage.currentHead(shard.id)).treeSize, before + 1);
+      assert.equal(new Set(results.map((r) => `${r.idx}/${r.timestamp}`)).size, 1, 'every answer has the same index and timestamp');
+      // And again later: the stored entry's SCT, no new entry.
+      const again = await queue.submit('test', s.sub, s.issuers, 10_000);
+      assert.equal(again.duplicate, true);
+      assert.equal(again.idx, results[0]!.idx);
+      assert.equal(again.timestamp, results[0]!.timestamp);
+      assert.equal((await db.storage.currentHead(shard.id)).treeSize, before + 1);
+      await queue.close();
+      await seq.stop();
+      await verifyWholeTree(db.storage, shard);
+    });
+
+    test('a stale writer fails instead of writing', async () => {
+      const head = await db.storage.currentHead(shard.id);
+      await assert.rejects(
+        db.storage.appendBatch(shard.id, {
+          expected: { treeSize: head.treeSize - 1, rootHash: head.rootHash },
+          entries: [],
+          issuers: [],
+          tiles: [],
+          head: { ...head, timestamp: head.timestamp + 1 },
+        }),
+        StaleHeadError,
+      );
+    });
+
+    test('two sequencers at once on one shard: one linear tree, no lost SCT', async () => {
+      const a = newSequencer(db.storage, 50);
+      const b = newSequencer(db.open(), 50);
+      await a.start();
+      await b.start();
+      const subs = Array.from({ length: 600 }, (_, i) => syntheticSubmission(100_000 + i));
+      const results = await Promise.all(subs.map((s, i) => (i % 2 ? a : b).add([s.sub], s.issuers).then((r) => r[0]!)));
+      await verifyWholeTree(db.storage, shard);
+      const idx = new Set(results.map((r) => r.idx));
+      assert.equal(idx.size, subs.length, 'every submission has its own index');
+      for (const [i, r] of results.entries()) {
+        const [e] = await db.storage.readEntries(shard.id, r.idx, r.idx + 1);
+        assert.ok(e, `entry ${r.idx} exists`);
+        assert.equal(e.timestamp, r.timestamp);
+        const leaf = encodeMerkleTreeLeaf({ timestamp: r.timestamp, entry: subs[i]!.sub.entry, extensions: r.extensions });
+        assert.deepEqual(Buffer.from(e.leafHash), Buffer.from(leafHash(leaf)));
+      }
+      await a.stop();
+      await b.stop();
+    });
+  });
+}

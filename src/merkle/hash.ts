@@ -28,9 +28,18 @@ export function leafHash(leaf: Uint8Array): Uint8Array {
  * accept caller hashes check their length.
  */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
+  if (left.byteLength === HASH_SIZE && right.byteLength === HASH_SIZE) {
+    // The hot path reuses one input buffer: hashing is synchronous, so nothing can interleave.
+    scratch[0] = 0x01; /* node prefix */
+    scratch.set(left, 1);
+    scratch.set(right, 1 + HASH_SIZE);
+    return sha256(scratch);
+  }
   const buf = Buffer.allocUnsafe(1 + left.byteLength + right.byteLength);
   buf[0] = 0x01; /* node prefix */
   buf.set(left, 1);
   buf.set(right, 1 + left.byteLength);
   return sha256(buf);
 }
+
+const scratch = Buffer.alloc(1 + 2 * HASH_SIZE);

@@ -23,7 +23,8 @@ export function syntheticSubmission(i: number, certBytes = 1200): { sub: Submiss
   const entry = precert
     ? ({ type: 'precert', issuerKeyHash: sha(issuer.der), tbsCertificate: cert.subarray(0, certBytes - 100) } as const)
     : ({ type: 'x509', certificate: cert } as const);
-  const identity = sha(Buffer.concat([Buffer.from([0, precert ? 1 : 0]), precert ? entry.issuerKeyHash : Buffer.alloc(0), precert ? entry.tbsCertificate : cert]));
+  const body = entry.type === 'precert' ? [entry.issuerKeyHash, entry.tbsCertificate] : [cert];
+  const identity = sha(Buffer.concat([Buffer.from([0, precert ? 1 : 0]), ...body]));
   return { sub: { identity, entry, cert, chain: [issuer.fingerprint] }, issuers: [issuer] };
 }
 

@@ -79,6 +79,10 @@ export interface IssueOptions {
   /** Add subject/authority key identifiers (default true). */
   keyIds?: boolean;
   extra?: x509.Extension[];
+  /** Serial number as hex (default: a fresh one). */
+  serial?: string;
+  /** Subject DN instead of CN=name. */
+  subject?: string;
 }
 
 /** Issues a certificate named CN=`name` under `issuer`, or self-signed if issuer is undefined. */
@@ -97,7 +101,7 @@ export async function issue(name: string, issuer: Node | undefined, o: IssueOpti
   if (o.poison === 'bad-value') exts.push(new x509.Extension('1.3.6.1.4.1.11129.2.4.3', true, new Uint8Array([4, 0])));
   exts.push(...(o.extra ?? []));
   const common = {
-    serialNumber: (serial++).toString(16).padStart(4, '0'),
+    serialNumber: o.serial ?? (serial++).toString(16).padStart(4, '0'),
     notBefore: new Date(o.notBefore ?? '2026-01-01T00:00:00Z'),
     notAfter: new Date(o.notAfter ?? '2026-03-01T00:00:00Z'),
     extensions: exts,
@@ -105,7 +109,7 @@ export async function issue(name: string, issuer: Node | undefined, o: IssueOpti
   const cert = issuer
     ? await x509.X509CertificateGenerator.create({
         ...common,
-        subject: `CN=${name}`,
+        subject: o.subject ?? `CN=${name}`,
         issuer: issuer.cert.subject,
         publicKey: keys.publicKey,
         signingKey: issuer.keys.privateKey,
@@ -113,7 +117,7 @@ export async function issue(name: string, issuer: Node | undefined, o: IssueOpti
       })
     : await x509.X509CertificateGenerator.createSelfSigned({
         ...common,
-        name: `CN=${name}`,
+        name: o.subject ?? `CN=${name}`,
         keys,
         signingAlgorithm: signingAlg(alg),
       });

@@ -1,0 +1,96 @@
+// Shared set-up for the benchmarks that need the real services: a fresh MariaDB database,
+// a fresh Redis prefix, a shard with a fresh key, `ctlog` child processes, and clean-up.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Redis } from 'ioredis';
+import { loadSigner } from '../src/config/key-file.js';
+import { writeKeyFile } from '../src/bin/keys.js';
+import { dropMysqlDatabase, ensureMysqlDatabase, migrate, openDatabase } from '../src/storage/database.js';
+import { LogStorage, type ShardRecord } from '../src/storage/log-storage.js';
+import { createShard } from '../src/storage/shard-init.js';
+
+export const MYSQL_BASE = process.env.CTLOG_BENCH_MYSQL ?? 'mysql://root@127.0.0.1:3306';
+export const REDIS_URL = process.env.CTLOG_BENCH_REDIS ?? 'redis://127.0.0.1:6379';
+const ROOT = resolve(import.meta.dirname, '..');
+
+export interface BenchEnv {
+  dir: string;
+  dbUrl: string;
+  prefix: string;
+  configFile: string;
+  storage: LogStorage;
+  shard: ShardRecord;
+  spawnCtlog(args: string[], listen?: string): Promise<{ child: ChildProcess; url: string }>;
+  cleanup(): Promise<void>;
+}
+
+export async function benchEnv(shardYaml: Record<string, unknown> = {}): Promise<BenchEnv> {
+  const dir = mkdtempSync(join(tmpdir(), 'ctlog-bench-'));
+  const dbUrl = `${MYSQL_BASE}/ctlog_bench_${randomBytes(4).toString('hex')}`;
+  const prefix = `bench-${randomUUID()}`;
+  await ensureMysqlDatabase(dbUrl);
+  const storage = new LogStorage(openDatabase({ url: dbUrl, dataDir: dir, poolSize: 8 }));
+  await migrate(storage.knex);
+  writeKeyFile(join(dir, 'keys', 'bench.pem'));
+  const shard = await createShard(storage, 'bench', loadSigner(join(dir, 'keys', 'bench.pem')), Date.now());
+  const configFile = join(dir, 'shards.yaml');
+  const fields = {
+    name: 'bench',
+    prefix: '/bench',
+    not_after_start: '2000-01-01T00:00:00Z',
+    not_after_limit: '2100-01-01T00:00:00Z',
+    roots: join(ROOT, 'demo', 'demo-root.pem'),
+    ...shardYaml,
+  };
+  writeFileSync(configFile, `shards:\n  - ${Object.entries(fields).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join('\n    ')}\n`);
+  const children: ChildProcess[] = [];
+  return {
+    dir,
+    dbUrl,
+    prefix,
+    configFile,
+    storage,
+    shard,
+    spawnCtlog(args, listen = '127.0.0.1:0') {
+      const child = spawn(
+        process.execPath,
+        [join(ROOT, 'bin', 'ctlog.mjs'), ...args, '--config', configFile, '--data', dir, '--database', dbUrl, '--redis', REDIS_URL, '--redis-prefix', prefix, '--listen', listen],
+        { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CTLOG_LOG_LEVEL: 'warn' } },
+      );
+      children.push(child);
+      child.stderr!.on('data', (d: Buffer) => process.stderr.write(`[${args[0]}] ${d}`));
+      return new Promise((res, rej) => {
+        child.stdout!.on('data', (d: Buffer) => {
+          const m = /listening on (\S+)/.exec(d.toString());
+          if (m) res({ child, url: m[1]! });
+        });
+        child.once('exit', (code) => rej(new Error(`ctlog ${args[0]} exited with ${code}`)));
+      });
+    },
+    async cleanup() {
+      for (const c of children) c.kill('SIGKILL');
+      await storage.knex.destroy();
+      await dropMysqlDatabase(dbUrl);
+      const r = new Redis(REDIS_URL);
+      let cursor = '0';
+      do {
+        const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length) await r.del(...keys);
+      } while (cursor !== '0');
+      r.disconnect();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A progress line on stderr, rewritten in place on a terminal. */
+export function progress(label: string, done: number, total: number, startedMs: number): void {
+  const secs = (performance.now() - startedMs) / 1000;
+  const line = `${label}: ${done.toLocaleString('en-US')}/${total.toLocaleString('en-US')} (${Math.round(done / Math.max(secs, 0.001)).toLocaleString('en-US')}/s, ${secs.toFixed(0)} s)`;
+  if (process.stderr.isTTY) process.stderr.write(`\r${line}\x1b[K`);
+  else process.stderr.write(line + '\n');
+}

@@ -1,0 +1,175 @@
+// The read server: every GET endpoint of every shard, as a plain node:http handler. Not
+// express: its router costs 200-400 µs a request (PERFORMANCE.md), more than a proof from
+// cached tiles. Routing is a prefix match and a switch.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sendError } from '../http/respond.js';
+import type { ShardRuntime } from '../http/shard-runtime.js';
+import type { Logger } from '../log/logger.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { LogStorage } from '../storage/log-storage.js';
+import { b64 } from '../util/bytes.js';
+import { CtError, notFound } from '../util/errors.js';
+import { NO_CACHE } from './cache-control.js';
+import { EntryPages } from './entry-pages.js';
+import { IssuerCache } from './issuer-cache.js';
+import { queryOf } from './query-params.js';
+import { getEntries, getEntryAndProof, getProofByHash, getRoots, getSth, getSthConsistency, type Rfc6962Context } from './rfc6962-endpoints.js';
+import { ShardReader } from './shard-reader.js';
+import { checkpoint, issuer, tile } from './static-ct-endpoints.js';
+
+/** Memory bounds of the read path's caches; everything cached is immutable. */
+export interface ReadCacheOptions {
+  /** Full hash tiles per shard (proofs, tile endpoint). @defaultValue 64 MiB */
+  tileBytes?: number;
+  /** Serialized full get-entries pages, all shards. @defaultValue 256 MiB */
+  pageBytes?: number;
+  /** Full data tiles, all shards. @defaultValue 64 MiB */
+  dataTileBytes?: number;
+  /** Issuer certificates. @defaultValue 16 MiB */
+  issuerBytes?: number;
+  /** Range reads (get-entries, data tiles) running at once; the rest wait. @defaultValue 8 */
+  maxConcurrentBuilds?: number;
+}
+
+export interface ReadDeps {
+  storage: LogStorage;
+  shards: ShardRuntime[];
+  metrics?: Metrics;
+  log?: Logger;
+  /** ms since the epoch; used to age the cached tree head. */
+  clock: () => number;
+  /**
+   * How long proofs and get-entries reuse a read of the tree head (ms). get-sth and
+   * checkpoint always read it; a request for a size beyond the cached head re-reads it.
+   * @defaultValue 1000
+   */
+  headTtlMs?: number;
+  cache?: ReadCacheOptions;
+}
+
+export interface Reader {
+  /**
+   * Serves the request if its path is a read endpoint of a shard (or lies under a shard's
+   * prefix: unknown paths there get a JSON 404) and returns true; the answer is written
+   * asynchronously and errors go through sendError, never thrown. Returns false, writing
+   * nothing, for paths under no shard prefix and for the CTFE's add-chain/add-pre-chain.
+   */
+  handle(req: IncomingMessage, res: ServerResponse): boolean;
+  /** Drops the caches; later requests get 503. Idempotent. */
+  close(): void;
+}
+
+const MiB = 1024 * 1024;
+const ALLOW = 'GET, HEAD';
+/** Paths under a shard prefix that belong to the CTFE (RFC 6962 §4.1, §4.2). */
+const WRITE_PATHS = new Set(['/ct/v1/add-chain', '/ct/v1/add-pre-chain']);
+
+type Endpoint =
+  | 'get-sth' | 'get-sth-consistency' | 'get-proof-by-hash' | 'get-entries' | 'get-roots' | 'get-entry-and-proof'
+  | 'checkpoint' | 'tile' | 'tile-data' | 'issuer' | 'unknown';
+
+function endpointOf(rest: string): Endpoint {
+  if (rest.startsWith('/ct/v1/')) {
+    switch (rest.slice(7)) {
+      case 'get-sth': return 'get-sth';
+      case 'get-sth-consistency': return 'get-sth-consistency';
+      case 'get-proof-by-hash': return 'get-proof-by-hash';
+      case 'get-entries': return 'get-entries';
+      case 'get-roots': return 'get-roots';
+      case 'get-entry-and-proof': return 'get-entry-and-proof';
+      default: return 'unknown';
+    }
+  }
+  if (rest === '/checkpoint') return 'checkpoint';
+  if (rest.startsWith('/tile/data/')) return 'tile-data';
+  if (rest.startsWith('/tile/')) return 'tile';
+  if (rest.startsWith('/issuer/')) return 'issuer';
+  return 'unknown';
+}
+
+interface Mounted {
+  prefix: string;
+  reader: ShardReader;
+  rootsJson: Buffer;
+}
+
+export function createReader(deps: ReadDeps): Reader {
+  const c = deps.cache ?? {};
+  const issuers = new IssuerCache(deps.storage, c.issuerBytes ?? 16 * MiB);
+  const pages = new EntryPages(issuers, {
+    pageCacheBytes: c.pageBytes ?? 256 * MiB,
+    dataTileCacheBytes: c.dataTileBytes ?? 64 * MiB,
+    maxConcurrentBuilds: c.maxConcurrentBuilds ?? 8,
+  });
+  const ctx: Rfc6962Context = { pages, issuers };
+  // Longest prefix first, so /logs/2027h1 wins over /logs.
+  const mounted: Mounted[] = deps.shards
+    .map((rt) => ({
+      prefix: rt.config.prefix,
+      reader: new ShardReader(rt, deps.storage, { headTtlMs: deps.headTtlMs ?? 1000, tileCacheBytes: c.tileBytes ?? 64 * MiB, clock: deps.clock }),
+      rootsJson: Buffer.from(`{"certificates":[${rt.roots.certs.map((r) => `"${b64(r.der)}"`).join(',')}]}`),
+    }))
+    .sort((a, b) => b.prefix.length - a.prefix.length);
+  let closed = false;
+
+  async function serve(m: Mounted, endpoint: Endpoint, rest: string, url: string, res: ServerResponse): Promise<void> {
+    const shard = m.reader;
+    switch (endpoint) {
+      case 'get-sth': return getSth(shard, res);
+      case 'get-sth-consistency': return getSthConsistency(shard, queryOf(url), res);
+      case 'get-proof-by-hash': return getProofByHash(shard, queryOf(url), res);
+      case 'get-entries': return getEntries(shard, queryOf(url), res, ctx);
+      case 'get-roots': return getRoots(m.rootsJson, res);
+      case 'get-entry-and-proof': return getEntryAndProof(shard, queryOf(url), res, ctx);
+      case 'checkpoint': return checkpoint(shard, res);
+      case 'tile':
+      case 'tile-data': return tile(shard, rest.slice(1), res, pages);
+      case 'issuer': return issuer(rest.slice('/issuer/'.length), res, issuers);
+      case 'unknown': throw notFound('unknown_path', `no such endpoint: ${rest.slice(0, 100)} (under ${m.prefix})`);
+    }
+  }
+
+  function handle(req: IncomingMessage, res: ServerResponse): boolean {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    const m = mounted.find((x) => path === x.prefix || path.startsWith(x.prefix + '/'));
+    if (!m) return false;
+    const rest = path.slice(m.prefix.length);
+    if (WRITE_PATHS.has(rest)) return false;
+    const endpoint = endpointOf(rest);
+    const started = performance.now();
+    const finish = (code: number) => {
+      if (!deps.metrics) return;
+      const labels = { shard: m.reader.rt.config.name, endpoint };
+      deps.metrics.httpRequests.inc({ ...labels, code: String(code) });
+      deps.metrics.httpDuration.observe(labels, (performance.now() - started) / 1000);
+    };
+    const fail = (err: unknown) => {
+      if (!res.headersSent) res.setHeader('Cache-Control', NO_CACHE);
+      finish(sendError(res, err, deps.log));
+    };
+    try {
+      if (closed) throw new CtError(503, 'shutting_down', 'the read server is shutting down', { retryAfter: 1 });
+      if (endpoint !== 'unknown' && req.method !== 'GET' && req.method !== 'HEAD') {
+        res.setHeader('Allow', ALLOW);
+        throw new CtError(405, 'method_not_allowed', `${endpoint} takes ${ALLOW}, not ${String(req.method).slice(0, 20)}`);
+      }
+      serve(m, endpoint, rest, url, res).then(() => finish(res.statusCode), fail);
+    } catch (err) {
+      fail(err);
+    }
+    return true;
+  }
+
+  return {
+    handle,
+    close() {
+      if (closed) return;
+      closed = true;
+      for (const m of mounted) m.reader.clear();
+      pages.clear();
+      issuers.clear();
+    },
+  };
+}

@@ -1,0 +1,347 @@
+// Static checks of k8s/ and the Dockerfile (kubectl and kustomize are not available here).
+// Every YAML document must parse; each overlay is rendered with a minimal kustomize (resources,
+// strategic-merge patches keyed by `name`, replicas, generators) and the result is checked for
+// what an operator relies on: one sequencer with Recreate, keys only in the sequencer, probes,
+// resources, hardening, Ingress routes for every shard, and a shards.yaml that the
+// processes' own validator accepts.
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, join, posix, relative, resolve } from 'node:path';
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parse, parseAllDocuments } from 'yaml';
+import { parseConfig, type LogConfig } from '../../src/config/config.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const K8S = join(ROOT, 'k8s');
+const OVERLAYS = ['staging', 'production'] as const;
+const KEYS_SECRET = 'ctlog-keys';
+const SEQUENCER = 'ctlog-sequencer';
+
+type Obj = Record<string, any>;
+
+function yamlFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((n) => {
+    const p = join(dir, n);
+    if (statSync(p).isDirectory()) return yamlFiles(p);
+    return /\.ya?ml$/.test(n) ? [p] : [];
+  });
+}
+
+function loadDocs(file: string): Obj[] {
+  return parseAllDocuments(readFileSync(file, 'utf8')).map((d) => {
+    assert.deepEqual(d.errors, [], `${relative(ROOT, file)}: YAML errors`);
+    return d.toJS() as Obj;
+  }).filter((d) => d !== null);
+}
+
+/** Strategic merge as kustomize applies it to what these manifests patch: maps merge, lists
+ * of named items (containers, env, volumes, mounts) merge by name, other lists are replaced. */
+function merge(base: any, patch: any): any {
+  if (Array.isArray(base) && Array.isArray(patch)) {
+    const named = (l: any[]) => l.every((x) => x && typeof x === 'object' && typeof x.name === 'string');
+    if (!named(base) || !named(patch)) return patch;
+    const out = base.map((b) => {
+      const p = patch.find((x) => x.name === b.name);
+      return p ? merge(b, p) : b;
+    });
+    return out.concat(patch.filter((p) => !base.some((b) => b.name === p.name)));
+  }
+  if (base && patch && typeof base === 'object' && typeof patch === 'object' && !Array.isArray(base) && !Array.isArray(patch)) {
+    const out: Obj = { ...base };
+    for (const [k, v] of Object.entries(patch)) out[k] = k in base ? merge(base[k], v) : v;
+    return out;
+  }
+  return patch;
+}
+
+interface Rendered {
+  docs: Obj[];
+  /** configMapGenerator files by ConfigMap name, the last (replacing) generator winning. */
+  configFiles: Map<string, string[]>;
+  /** secretGenerator entries by Secret name: data keys (file basenames) and env files. */
+  secrets: Map<string, { files: string[]; envs: string[] }>;
+}
+
+function render(dir: string): Rendered {
+  const k = parse(readFileSync(join(dir, 'kustomization.yaml'), 'utf8')) as Obj;
+  const out: Rendered = { docs: [], configFiles: new Map(), secrets: new Map() };
+  for (const r of k.resources ?? []) {
+    const p = join(dir, r);
+    if (statSync(p).isDirectory()) {
+      const sub = render(p);
+      out.docs.push(...sub.docs);
+      for (const [n, f] of sub.configFiles) out.configFiles.set(n, f);
+      for (const [n, s] of sub.secrets) out.secrets.set(n, s);
+    } else out.docs.push(...loadDocs(p));
+  }
+  for (const g of k.configMapGenerator ?? []) out.configFiles.set(g.name, (g.files ?? []).map((f: string) => join(dir, f)));
+  for (const g of k.secretGenerator ?? []) {
+    out.secrets.set(g.name, { files: (g.files ?? []).map((f: string) => basename(f)), envs: (g.envs ?? []).map((f: string) => join(dir, f)) });
+  }
+  for (const p of k.patches ?? []) {
+    for (const patch of loadDocs(join(dir, p.path))) {
+      const i = out.docs.findIndex((d) => d.kind === patch.kind && d.metadata?.name === patch.metadata?.name);
+      assert.ok(i >= 0, `${relative(ROOT, dir)}: patch ${p.path} targets missing ${patch.kind}/${patch.metadata?.name}`);
+      out.docs[i] = merge(out.docs[i], patch);
+    }
+  }
+  for (const r of k.replicas ?? []) {
+    const d = out.docs.find((x) => x.kind === 'Deployment' && x.metadata.name === r.name);
+    assert.ok(d, `${relative(ROOT, dir)}: replicas for missing Deployment ${r.name}`);
+    d.spec = { ...d.spec, replicas: r.count };
+  }
+  return out;
+}
+
+const podSpec = (d: Obj): Obj => d.spec.template.spec;
+const workloads = (docs: Obj[]) => docs.filter((d) => d.kind === 'Deployment' || d.kind === 'Job');
+const deployment = (docs: Obj[], name: string): Obj => {
+  const d = docs.find((x) => x.kind === 'Deployment' && x.metadata.name === name);
+  assert.ok(d, `Deployment ${name} missing`);
+  return d;
+};
+const containersOf = (d: Obj): Obj[] => [...(podSpec(d).initContainers ?? []), ...podSpec(d).containers];
+const envOf = (c: Obj, name: string): Obj | undefined => (c.env ?? []).find((e: Obj) => e.name === name);
+
+/** Kubernetes quantities: cpu in cores, memory in bytes. */
+function quantity(q: string | number): number {
+  const m = /^([0-9.]+)(m|Ki|Mi|Gi|Ti)?$/.exec(String(q));
+  assert.ok(m, `not a quantity: ${q}`);
+  const mult: Record<string, number> = { m: 1e-3, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
+  return Number(m[1]) * (m[2] ? mult[m[2]]! : 1);
+}
+
+function configOf(r: Rendered, dataDir: string): { cfg: LogConfig; file: string } {
+  const files = r.configFiles.get('ctlog-config');
+  assert.ok(files && files.length === 1, 'ctlog-config must come from exactly one shards.yaml');
+  const file = files[0]!;
+  return { cfg: parseConfig(parse(readFileSync(file, 'utf8')), { file, dataDir, checkFiles: false }), file };
+}
+
+describe('k8s manifests', () => {
+  test('every YAML document under k8s/ parses and names its kind', () => {
+    const files = yamlFiles(K8S);
+    assert.ok(files.length >= 10, `only ${files.length} YAML files`);
+    for (const f of files) {
+      if (basename(f) === 'shards.yaml') continue;
+      for (const d of loadDocs(f)) assert.ok(typeof d.kind === 'string' && typeof d.apiVersion === 'string', `${relative(ROOT, f)}: a document without kind/apiVersion`);
+    }
+  });
+
+  test('every file a kustomization names exists', () => {
+    for (const f of yamlFiles(K8S).filter((p) => basename(p) === 'kustomization.yaml')) {
+      const dir = dirname(f);
+      const k = parse(readFileSync(f, 'utf8')) as Obj;
+      const at = (p: string) => `${relative(ROOT, f)}: ${p}`;
+      for (const r of k.resources ?? []) {
+        const p = join(dir, r);
+        assert.ok(existsSync(p), at(`resource ${r} does not exist`));
+        if (statSync(p).isDirectory()) assert.ok(existsSync(join(p, 'kustomization.yaml')), at(`${r} has no kustomization.yaml`));
+      }
+      for (const p of k.patches ?? []) assert.ok(existsSync(join(dir, p.path)), at(`patch ${p.path} does not exist`));
+      for (const g of k.configMapGenerator ?? []) for (const c of g.files ?? []) assert.ok(existsSync(join(dir, c)), at(`configMapGenerator file ${c}`));
+      for (const g of k.secretGenerator ?? []) {
+        // Real secrets are git-ignored: they must live under secrets/, and env files need a
+        // committed .example showing the keys.
+        for (const s of [...(g.files ?? []), ...(g.envs ?? [])]) assert.ok(posix.normalize(s).startsWith('secrets/'), at(`secret ${s} outside the git-ignored secrets/`));
+        for (const e of g.envs ?? []) assert.ok(existsSync(join(dir, `${e}.example`)), at(`${e}.example missing`));
+      }
+    }
+    const ignore = readFileSync(join(K8S, '.gitignore'), 'utf8');
+    assert.match(ignore, /^overlays\/\*\/secrets\/\*$/m);
+  });
+
+  test('no manifest or patch anywhere mounts the keys Secret outside the sequencer', () => {
+    for (const f of yamlFiles(K8S)) {
+      if (basename(f) === 'shards.yaml') continue;
+      for (const d of loadDocs(f)) {
+        const vols = (d.spec?.template?.spec?.volumes ?? []) as Obj[];
+        const secretNames = vols.flatMap((v) => [v.secret?.secretName, ...(v.projected?.sources ?? []).map((s: Obj) => s.secret?.name)]);
+        if (secretNames.includes(KEYS_SECRET)) assert.equal(d.metadata?.name, SEQUENCER, `${relative(ROOT, f)}: ${d.kind}/${d.metadata?.name} mounts ${KEYS_SECRET}`);
+        const envFrom = (d.spec?.template?.spec?.containers ?? []).flatMap((c: Obj) => c.envFrom ?? []);
+        assert.ok(!envFrom.some((e: Obj) => e.secretRef?.name === KEYS_SECRET), `${relative(ROOT, f)}: keys as environment`);
+      }
+    }
+  });
+
+  for (const overlay of OVERLAYS) {
+    describe(`overlay ${overlay}`, () => {
+      const dir = join(K8S, 'overlays', overlay);
+      const r = render(dir);
+
+      test('the sequencer is a single Recreate writer and the only pod with the keys', () => {
+        const seq = deployment(r.docs, SEQUENCER);
+        assert.equal(seq.spec.replicas, 1);
+        assert.equal(seq.spec.strategy?.type, 'Recreate');
+        for (const w of workloads(r.docs)) {
+          const mountsKeys = (podSpec(w).volumes ?? []).some((v: Obj) => v.secret?.secretName === KEYS_SECRET);
+          assert.equal(mountsKeys, w.metadata.name === SEQUENCER, `${w.kind}/${w.metadata.name}: keys mount`);
+        }
+        for (const name of ['ctlog-ctfe', 'ctlog-read']) assert.notEqual(deployment(r.docs, name).spec.strategy?.type, 'Recreate');
+      });
+
+      test('every container has probes on /healthz, sane resources and a hardened securityContext', () => {
+        for (const w of workloads(r.docs)) {
+          const spec = podSpec(w);
+          assert.equal(spec.securityContext?.runAsNonRoot, true, `${w.metadata.name}: runAsNonRoot`);
+          assert.ok(spec.securityContext?.runAsUser > 0, `${w.metadata.name}: runAsUser`);
+          assert.equal(spec.automountServiceAccountToken, false, `${w.metadata.name}: service account token`);
+          for (const c of containersOf(w)) {
+            const at = `${w.metadata.name}/${c.name}`;
+            if (w.kind === 'Deployment') {
+              for (const probe of ['readinessProbe', 'livenessProbe', 'startupProbe']) {
+                assert.equal(c[probe]?.httpGet?.path, '/healthz', `${at}: ${probe}`);
+                assert.ok(c.ports.some((p: Obj) => p.name === c[probe].httpGet.port), `${at}: ${probe} port`);
+              }
+            }
+            for (const kind of ['cpu', 'memory']) {
+              const req = c.resources?.requests?.[kind];
+              const lim = c.resources?.limits?.[kind];
+              assert.ok(req !== undefined && lim !== undefined, `${at}: ${kind} request and limit`);
+              assert.ok(quantity(req) <= quantity(lim), `${at}: ${kind} request ${req} above limit ${lim}`);
+            }
+            // V8's heap must fit under the memory limit, or the kernel kills before GC runs.
+            const heap = /--max-old-space-size=(\d+)/.exec(envOf(c, 'NODE_OPTIONS')?.value ?? '');
+            if (w.kind === 'Deployment') {
+              assert.ok(heap, `${at}: NODE_OPTIONS --max-old-space-size`);
+              assert.ok(Number(heap[1]) * 2 ** 20 < 0.8 * quantity(c.resources.limits.memory), `${at}: heap ${heap[1]} MiB vs limit ${c.resources.limits.memory}`);
+            }
+            assert.equal(c.securityContext?.readOnlyRootFilesystem, true, `${at}: readOnlyRootFilesystem`);
+            assert.equal(c.securityContext?.allowPrivilegeEscalation, false, `${at}: allowPrivilegeEscalation`);
+            assert.deepEqual(c.securityContext?.capabilities?.drop, ['ALL'], `${at}: drop ALL`);
+            assert.ok((c.volumeMounts ?? []).some((m: Obj) => m.mountPath === '/tmp'), `${at}: writable /tmp for tsx`);
+          }
+        }
+      });
+
+      test('pods are scraped, selected by their Services and PDBs, and configured from Secrets', () => {
+        const connections = r.secrets.get('ctlog-connections');
+        assert.ok(connections && connections.envs.length === 1, 'ctlog-connections from one env file');
+        const example = readFileSync(`${connections.envs[0]}.example`, 'utf8');
+        const exampleKeys = new Set([...example.matchAll(/^([a-z-]+)=/gm)].map((m) => m[1]));
+        for (const w of workloads(r.docs)) {
+          for (const c of containersOf(w)) {
+            for (const name of ['CTLOG_CONFIG', 'CTLOG_DATA', 'CTLOG_DATABASE_URL']) assert.ok(envOf(c, name), `${w.metadata.name}: ${name}`);
+            for (const e of c.env ?? []) {
+              const ref = e.valueFrom?.secretKeyRef;
+              if (ref) assert.ok(ref.name === 'ctlog-connections' && exampleKeys.has(ref.key), `${w.metadata.name}: ${e.name} from ${ref.name}/${ref.key}`);
+            }
+          }
+        }
+        for (const d of r.docs.filter((x) => x.kind === 'Deployment')) {
+          const a = d.spec.template.metadata.annotations ?? {};
+          assert.equal(a['prometheus.io/scrape'], 'true', `${d.metadata.name}: scrape annotation`);
+          assert.equal(a['prometheus.io/path'], '/metrics');
+          const c = d.spec.template.spec.containers[0];
+          assert.ok(c.ports.some((p: Obj) => String(p.containerPort) === a['prometheus.io/port']), `${d.metadata.name}: scrape port`);
+          assert.equal(envOf(c, 'CTLOG_LISTEN')?.value, `0.0.0.0:${a['prometheus.io/port']}`);
+          const labels = d.spec.template.metadata.labels;
+          for (const [k, v] of Object.entries(d.spec.selector.matchLabels)) assert.equal(labels[k], v, `${d.metadata.name}: selector ${k}`);
+          const svc = r.docs.find((x) => x.kind === 'Service' && x.metadata.name === d.metadata.name);
+          assert.ok(svc, `Service ${d.metadata.name}`);
+          for (const [k, v] of Object.entries(svc.spec.selector)) assert.equal(labels[k], v, `Service ${d.metadata.name} selector ${k}`);
+        }
+        for (const name of ['ctlog-ctfe', 'ctlog-read']) {
+          const pdb = r.docs.find((x) => x.kind === 'PodDisruptionBudget' && x.metadata.name === name);
+          assert.ok(pdb, `PodDisruptionBudget ${name}`);
+          const labels = deployment(r.docs, name).spec.template.metadata.labels;
+          for (const [k, v] of Object.entries(pdb.spec.selector.matchLabels)) assert.equal(labels[k], v, `PDB ${name} selector ${k}`);
+        }
+        assert.ok(!r.docs.some((x) => x.kind === 'PodDisruptionBudget' && x.metadata.name === SEQUENCER), 'a PDB on the single sequencer blocks drains');
+        assert.ok(r.docs.some((x) => x.kind === 'Job' && podSpec(x).containers[0].args?.[0] === 'migrate'), 'migration Job');
+      });
+
+      test('shards.yaml passes the config validator and every shard key is in the sequencer mount', () => {
+        const seq = deployment(r.docs, SEQUENCER);
+        const c = podSpec(seq).containers[0];
+        const dataDir = envOf(c, 'CTLOG_DATA')!.value as string;
+        const cfgMount = c.volumeMounts.find((m: Obj) => m.name === 'config');
+        assert.equal(envOf(c, 'CTLOG_CONFIG')?.value, `${cfgMount.mountPath}/shards.yaml`);
+        const { cfg } = configOf(r, dataDir);
+        const keyVolume = podSpec(seq).volumes.find((v: Obj) => v.secret?.secretName === KEYS_SECRET);
+        const keyMount = c.volumeMounts.find((m: Obj) => m.name === keyVolume.name);
+        const keyFiles = r.secrets.get(KEYS_SECRET)?.files ?? [];
+        for (const s of cfg.shards) {
+          assert.equal(dirname(s.keyFile), keyMount.mountPath, `${s.name}: key ${s.keyFile} outside ${keyMount.mountPath}`);
+          assert.ok(keyFiles.includes(basename(s.keyFile)), `${s.name}: ${basename(s.keyFile)} not in the ${KEYS_SECRET} secretGenerator`);
+        }
+        assert.equal(keyFiles.length, cfg.shards.length, 'a key in the Secret for a shard not in shards.yaml');
+      });
+
+      test('the Ingress sends each shard\'s add-chain and add-pre-chain to ctfe and the rest to read', () => {
+        const { cfg } = configOf(r, '/var/lib/ctlog');
+        const host = new URL(cfg.baseUrl).host;
+        const routes = r.docs.filter((x) => x.kind === 'Ingress').flatMap((ing) =>
+          ing.spec.rules.flatMap((rule: Obj) => {
+            assert.equal(rule.host, host, `${ing.metadata.name}: host vs log.base_url`);
+            return rule.http.paths.map((p: Obj) => ({ ing, path: p.path as string, type: p.pathType as string, svc: p.backend.service.name as string }));
+          }),
+        );
+        const base = new URL(cfg.baseUrl).pathname.replace(/\/$/, '');
+        const submit = new Set(cfg.shards.flatMap((s) => ['add-chain', 'add-pre-chain'].map((e) => `${base}${s.prefix}/ct/v1/${e}`)));
+        const toCtfe = routes.filter((x) => x.svc === 'ctlog-ctfe');
+        assert.deepEqual(new Set(toCtfe.map((x) => x.path)), submit);
+        for (const x of toCtfe) {
+          assert.equal(x.type, 'Exact', `${x.path}: Exact`);
+          const size = x.ing.metadata.annotations['nginx.ingress.kubernetes.io/proxy-body-size'];
+          assert.ok(size && quantity(size.replace(/k$/, 'Ki')) <= 1 * 2 ** 20, `${x.path}: body size limit ${size}`);
+        }
+        const catchAll = routes.find((x) => x.path === '/' && x.type === 'Prefix');
+        assert.ok(catchAll, 'a Prefix / catch-all route');
+        assert.equal(catchAll.svc, 'ctlog-read');
+        assert.ok(catchAll.ing.metadata.annotations['nginx.ingress.kubernetes.io/proxy-body-size'], 'read body size limit');
+        for (const x of routes) assert.ok(['ctlog-ctfe', 'ctlog-read'].includes(x.svc), `${x.path} routes to ${x.svc}`);
+        const internal = routes.filter((x) => x.path === '/metrics' || x.path === '/healthz');
+        assert.equal(internal.length, 2);
+        for (const x of internal) assert.equal(x.ing.metadata.annotations['nginx.ingress.kubernetes.io/denylist-source-range'], '0.0.0.0/0,::/0');
+      });
+    });
+  }
+
+  test('production runs more front ends and read servers than staging, with bigger pods', () => {
+    const [staging, production] = OVERLAYS.map((o) => render(join(K8S, 'overlays', o)).docs);
+    for (const name of ['ctlog-ctfe', 'ctlog-read']) {
+      assert.ok(deployment(production!, name).spec.replicas > deployment(staging!, name).spec.replicas, `${name} replicas`);
+      assert.ok(deployment(production!, name).spec.replicas >= 2, `${name}: PDB needs 2+ replicas`);
+    }
+    for (const name of ['ctlog-ctfe', 'ctlog-read', SEQUENCER]) {
+      const mem = (docs: Obj[]) => quantity(podSpec(deployment(docs, name)).containers[0].resources.limits.memory);
+      assert.ok(mem(production!) > mem(staging!), `${name} memory`);
+    }
+    const ns = (docs: Obj[]) => docs.find((x) => x.kind === 'Namespace')?.metadata.name;
+    assert.notEqual(ns(staging!), ns(production!));
+  });
+});
+
+describe('Dockerfile', () => {
+  const lines = readFileSync(join(ROOT, 'Dockerfile'), 'utf8').split('\n').filter((l) => /^[A-Z]+ /.test(l));
+  const last = (ins: string) => lines.filter((l) => l.startsWith(`${ins} `)).at(-1)?.slice(ins.length + 1);
+
+  test('multi-stage on node:20-bookworm-slim, non-root, port 6962, entrypoint bin/ctlog.mjs', () => {
+    const froms = lines.filter((l) => l.startsWith('FROM '));
+    assert.ok(froms.length >= 2, 'multi-stage build');
+    for (const f of froms) assert.match(f, /^FROM node:20-bookworm-slim\b/);
+    const user = last('USER');
+    assert.match(user ?? '', /^[1-9][0-9]*(:[0-9]+)?$/, 'numeric non-root USER (runAsNonRoot can only verify numbers)');
+    const pods = OVERLAYS.flatMap((o) => workloads(render(join(K8S, 'overlays', o)).docs));
+    for (const w of pods) assert.equal(String(podSpec(w).securityContext.runAsUser), user!.split(':')[0], `${w.metadata.name}: runAsUser`);
+    assert.equal(last('EXPOSE'), '6962');
+    const entry = JSON.parse(last('ENTRYPOINT') ?? '[]') as string[];
+    assert.deepEqual(entry.slice(-2), ['node', 'bin/ctlog.mjs']);
+    assert.ok(lines.some((l) => /npm ci --omit=dev/.test(l)), 'npm ci --omit=dev');
+  });
+
+  test('every path it copies from the build context exists and is not docker-ignored', () => {
+    const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    const copies = lines.filter((l) => l.startsWith('COPY ') && !l.includes('--from='));
+    assert.ok(copies.length > 0);
+    for (const l of copies) {
+      const srcs = l.split(/\s+/).slice(1, -1);
+      for (const s of srcs) {
+        assert.ok(existsSync(join(ROOT, s)), `COPY ${s}: missing`);
+        assert.ok(!ignored.includes(s), `COPY ${s}: excluded by .dockerignore`);
+      }
+    }
+    assert.ok(ignored.includes('node_modules') && ignored.includes('.git'));
+  });
+});

@@ -1,0 +1,239 @@
+// The CTFE: add-chain and add-pre-chain (RFC 6962 §4.1, §4.2) as a plain node:http handler
+// (DESIGN.md "The write path"). It validates the chain against the shard's roots and
+// window, hands the submission to the queue and answers with the SCT the sequencer signed
+// after committing the entry. It holds no private key and keeps no state but caches.
+//
+// Per-request cost is the budget of PERFORMANCE.md: no framework, no full X.509 parse (the
+// DER walk of src/x509), issuer keys cached in one PublicKeyCache, base64 by Buffer.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ShardRuntime } from '../http/shard-runtime.js';
+import { sendError, sendJson } from '../http/respond.js';
+import type { Logger } from '../log/logger.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { SubmissionQueue } from '../queue/queue.js';
+import type { Issuer, Submission } from '../queue/submission.js';
+import { sctToJson } from '../tls/index.js';
+import { CtError, unavailable } from '../util/errors.js';
+import { PublicKeyCache, parseCertificate, validateChain, type ChainPolicy } from '../x509/index.js';
+import { parseChainBody } from './parse-chain.js';
+import type { RateLimiter } from './rate-limiter.js';
+import { ClientGoneError, readBody } from './read-body.js';
+
+export interface CtfeDeps {
+  queue: SubmissionQueue;
+  shards: ShardRuntime[];
+  metrics?: Metrics;
+  log?: Logger;
+  /** ms since the epoch: "now" for the expiry check. */
+  clock: () => number;
+  /** Max request body bytes. @defaultValue 512 KiB */
+  maxBodyBytes?: number;
+  /** Per-client (IP + User-Agent) rate limit; none when absent. */
+  rateLimit?: RateLimiter;
+  /**
+   * Submissions waiting for the sequencer (per shard, as seen by this replica) at which
+   * add-pre-chain is refused with 503. add-chain is refused earlier, at 80 % of it: a CA
+   * cannot issue until it has its precertificate SCTs, while a final certificate's
+   * submission can wait. Keep it below the queue's own maxInFlight. @defaultValue 15000
+   */
+  maxQueueDepth?: number;
+  /**
+   * Take the client address for rate limiting from the first X-Forwarded-For entry (set
+   * this only behind a proxy that overwrites the header). @defaultValue false
+   */
+  trustForwardedFor?: boolean;
+}
+
+export interface Ctfe {
+  /**
+   * Serves the request if its path is `<prefix>/ct/v1/add-chain` or `.../add-pre-chain`
+   * of a known shard and returns true; otherwise returns false and leaves req and res
+   * untouched. Never throws; every answer to bad input is a 4xx.
+   */
+  handle(req: IncomingMessage, res: ServerResponse): boolean;
+  /** Answers new requests 503, then resolves once the requests in flight are answered. Idempotent. */
+  close(): Promise<void>;
+}
+
+type Endpoint = 'add-chain' | 'add-pre-chain';
+
+interface Route {
+  shard: ShardRuntime;
+  kind: 'x509' | 'precert';
+  endpoint: Endpoint;
+  /** Queue depth at which this endpoint answers 503. */
+  depthLimit: number;
+}
+
+const DEFAULT_MAX_BODY = 512 * 1024;
+const DEFAULT_MAX_DEPTH = 15000;
+/** User-Agent characters kept in a rate-limit key: bounded memory whatever clients send. */
+const UA_MAX = 128;
+
+export function createCtfe(deps: CtfeDeps): Ctfe {
+  const maxBody = deps.maxBodyBytes ?? DEFAULT_MAX_BODY;
+  if (!Number.isSafeInteger(maxBody) || maxBody < 1024) throw new RangeError(`maxBodyBytes must be an integer >= 1024, got ${maxBody}`);
+  const maxDepth = deps.maxQueueDepth ?? DEFAULT_MAX_DEPTH;
+  if (!Number.isSafeInteger(maxDepth) || maxDepth < 1) throw new RangeError(`maxQueueDepth must be a positive integer, got ${maxDepth}`);
+  const { queue, metrics, log, clock, rateLimit } = deps;
+  const keys = new PublicKeyCache();
+  const routes = new Map<string, Route>();
+  for (const shard of deps.shards) {
+    const p = shard.config.prefix;
+    routes.set(`${p}/ct/v1/add-chain`, { shard, kind: 'x509', endpoint: 'add-chain', depthLimit: Math.max(1, Math.floor(maxDepth * 0.8)) });
+    routes.set(`${p}/ct/v1/add-pre-chain`, { shard, kind: 'precert', endpoint: 'add-pre-chain', depthLimit: maxDepth });
+  }
+  const active = deps.shards.filter((s) => s.config.state === 'active');
+
+  // prom-client resolves label values on every call; keep the labelled children instead.
+  const children = new Map<string, { inc(): void; observe?(v: number): void }>();
+  const child = <T extends { inc(): void }>(k: string, make: () => T): T => {
+    let c = children.get(k) as T | undefined;
+    if (!c) children.set(k, (c = make()));
+    return c;
+  };
+  const record = (r: Route, code: number, reason: string, seconds: number) => {
+    if (!metrics) return;
+    const s = r.shard.config.name;
+    child(`h${s}/${r.endpoint}/${code}`, () => metrics.httpRequests.labels(s, r.endpoint, String(code))).inc();
+    child(`s${s}/${r.endpoint}/${reason}`, () => metrics.submissions.labels(s, r.endpoint, reason)).inc();
+    metrics.httpDuration.labels(s, r.endpoint).observe(seconds);
+  };
+
+  let closing = false;
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+
+  async function serve(r: Route, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const t0 = performance.now();
+    let code = 200;
+    let reason = 'new';
+    try {
+      const sct = await submit(r, req, res);
+      reason = sct.duplicate ? 'duplicate' : 'new';
+      if (!res.destroyed) sendJson(res, 200, sct.json);
+    } catch (err) {
+      if (err instanceof ClientGoneError) {
+        code = 499; // nginx's "client closed request": nobody to answer
+        reason = 'client_gone';
+        res.destroy();
+      } else {
+        reason = err instanceof CtError ? err.reason : 'internal';
+        if (err instanceof CtError && err.status === 413) closeAfter(req, res);
+        // Rejections are the callers' business and counted in metrics; only our own
+        // failures (non-CtError) are logged, so a flood of bad requests cannot flood logs.
+        code = res.destroyed ? 499 : sendError(res, err, err instanceof CtError ? undefined : log);
+      }
+    }
+    record(r, code, reason, (performance.now() - t0) / 1000);
+  }
+
+  async function submit(r: Route, req: IncomingMessage, res: ServerResponse): Promise<{ json: unknown; duplicate: boolean }> {
+    const cfg = r.shard.config;
+    if (req.method !== 'POST') {
+      res.setHeader('Allow', 'POST');
+      throw new CtError(405, 'method_not_allowed', `${r.endpoint} takes POST (RFC 6962 §4.1), not ${req.method}`);
+    }
+    if (closing) throw unavailable(503, 'shutting_down', 'this front end is shutting down; retry', 1);
+    if (cfg.state !== 'active') {
+      const others = active.map((s) => s.config.prefix).join(', ');
+      throw new CtError(403, 'shard_not_active', `shard ${cfg.name} is ${cfg.state} and accepts no new entries${others ? `; submit to an active shard: ${others}` : ''}`);
+    }
+    if (rateLimit && !(await rateLimit.take(clientKey(req)))) {
+      metrics?.rateLimited.labels(cfg.name, r.endpoint).inc();
+      throw unavailable(429, 'rate_limited', 'too many requests from this client (IP and User-Agent); slow down', rateLimit.retryAfterSeconds ?? 1);
+    }
+    const depth = queue.depth(cfg.name);
+    metrics?.queueDepth.labels(cfg.name).set(depth);
+    if (depth >= r.depthLimit) {
+      throw unavailable(503, 'overloaded', `shard ${cfg.name} is overloaded (${depth} submissions waiting); retry shortly${r.kind === 'x509' ? ' (add-pre-chain is served first)' : ''}`, 1);
+    }
+
+    const ders = parseChainBody(await readBody(req, maxBody));
+    const policy: ChainPolicy = {
+      roots: r.shard.roots,
+      notAfterStart: cfg.notAfterStart,
+      notAfterLimit: cfg.notAfterLimit,
+      now: clock(),
+      rejectExpired: cfg.rejectExpired,
+      requireServerAuthEku: cfg.requireServerAuth,
+      maxChainLength: cfg.maxChainLength,
+    };
+    let v;
+    try {
+      v = validateChain(r.kind, ders, policy, keys);
+    } catch (err) {
+      throw err instanceof CtError && err.reason === 'not_after_out_of_window' ? pointToShard(err, ders[0]!, r.shard) : err;
+    }
+    const sub: Submission = { identity: v.identity, entry: v.entry, cert: v.leaf.der, chain: v.chain.map((c) => c.fingerprint) };
+    const issuers: Issuer[] = v.chain.map((c) => ({ fingerprint: c.fingerprint, der: c.der }));
+    const s = await queue.submit(cfg.name, sub, issuers, cfg.submissionDeadlineMs);
+    const json = sctToJson({ version: 0, logId: r.shard.logId, timestamp: s.timestamp, extensions: s.extensions, signature: s.signature });
+    return { json, duplicate: s.duplicate };
+  }
+
+  // A NotAfter outside this shard's window often belongs in a sibling shard: say which.
+  function pointToShard(err: CtError, leafDer: Uint8Array, here: ShardRuntime): CtError {
+    let notAfter: number;
+    try {
+      notAfter = parseCertificate(leafDer).notAfter;
+    } catch {
+      return err;
+    }
+    const fit = active.find((s) => s !== here && notAfter >= s.config.notAfterStart && notAfter < s.config.notAfterLimit);
+    if (!fit) return err;
+    return new CtError(err.status, err.reason, `${err.message}; submit it to ${fit.config.prefix}`, { cause: err });
+  }
+
+  function clientKey(req: IncomingMessage): string {
+    let ip = req.socket.remoteAddress ?? '';
+    if (deps.trustForwardedFor) {
+      const xff = req.headers['x-forwarded-for'];
+      const first = (Array.isArray(xff) ? xff[0] : xff)?.split(',')[0]?.trim();
+      if (first) ip = first.slice(0, 64);
+    }
+    const ua = req.headers['user-agent'] ?? '';
+    return `${ip} ${ua.length > UA_MAX ? ua.slice(0, UA_MAX) : ua}`;
+  }
+
+  return {
+    handle(req, res) {
+      const url = req.url ?? '';
+      const q = url.indexOf('?');
+      const r = routes.get(q < 0 ? url : url.slice(0, q));
+      if (!r) return false;
+      inFlight++;
+      serve(r, req, res)
+        .catch((err: unknown) => {
+          // serve() catches everything; this is the last guard against a crash.
+          log?.error('ctfe: unhandled error', { err: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+          if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+          else res.destroy();
+        })
+        .finally(() => {
+          if (--inFlight === 0) drained?.();
+        });
+      return true;
+    },
+    close() {
+      closing = true;
+      if (inFlight === 0) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const prev = drained;
+        drained = () => {
+          prev?.();
+          resolve();
+        };
+      });
+    },
+  };
+}
+
+// After a 413 the rest of the body is not wanted: answer with Connection: close, discard
+// what is already arriving, and close the socket once the answer is out instead of
+// reading an unbounded upload.
+function closeAfter(req: IncomingMessage, res: ServerResponse): void {
+  res.setHeader('Connection', 'close');
+  req.resume();
+  res.once('finish', () => setTimeout(() => req.socket.destroy(), 1000).unref());
+}

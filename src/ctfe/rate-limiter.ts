@@ -1,0 +1,82 @@
+// Per-client rate limiting for the submission endpoints (DESIGN.md "Operations": the front
+// door of a public log takes abuse). The in-memory bucket is for one replica; with several
+// CTFE replicas behind a load balancer use the Redis-backed one so they share the budget.
+
+/**
+ * Decides whether a client may make one more request. `key` identifies the client (the
+ * CTFE uses its IP and User-Agent). Returns false to refuse; the CTFE then answers 429.
+ * Implementations must not throw for an unknown or strange key.
+ */
+export interface RateLimiter {
+  take(key: string): Promise<boolean> | boolean;
+  /** Seconds a refused client should wait (the Retry-After header). @defaultValue 1 */
+  readonly retryAfterSeconds?: number;
+}
+
+export interface TokenBucketOptions {
+  /** Tokens added per second per client: the sustained rate. */
+  ratePerSecond: number;
+  /** Bucket size: how many requests a quiet client may make at once. @defaultValue ratePerSecond */
+  burst?: number;
+  /** ms since the epoch; injected so tests control time. */
+  clock: () => number;
+  /** Clients remembered before idle (full) buckets are dropped. @defaultValue 100000 */
+  maxClients?: number;
+}
+
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+/** In-memory token bucket per key: O(1) per call, bounded memory. */
+export class TokenBucketRateLimiter implements RateLimiter {
+  private readonly buckets = new Map<string, Bucket>();
+  private readonly rate: number;
+  private readonly burst: number;
+  private readonly maxClients: number;
+
+  constructor(private readonly opts: TokenBucketOptions) {
+    if (!(opts.ratePerSecond > 0)) throw new RangeError(`ratePerSecond must be > 0, got ${opts.ratePerSecond}`);
+    this.rate = opts.ratePerSecond / 1000;
+    this.burst = opts.burst ?? opts.ratePerSecond;
+    if (!(this.burst >= 1)) throw new RangeError(`burst must be >= 1, got ${this.burst}`);
+    this.maxClients = opts.maxClients ?? 100_000;
+    if (!Number.isSafeInteger(this.maxClients) || this.maxClients < 1) throw new RangeError(`maxClients must be a positive integer, got ${this.maxClients}`);
+  }
+
+  take(key: string): boolean {
+    const now = this.opts.clock();
+    let b = this.buckets.get(key);
+    if (!b) {
+      if (this.buckets.size >= this.maxClients) this.evict(now);
+      b = { tokens: this.burst, at: now };
+      this.buckets.set(key, b);
+    } else {
+      // A clock that steps back refills nothing rather than draining.
+      b.tokens = Math.min(this.burst, b.tokens + Math.max(0, now - b.at) * this.rate);
+      b.at = now;
+    }
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
+
+  /** Seconds until a refused client has one token again (for Retry-After). */
+  get retryAfterSeconds(): number {
+    return Math.max(1, Math.ceil(1 / (this.rate * 1000)));
+  }
+
+  // Buckets that have refilled completely carry no state worth keeping. If every client is
+  // active, drop the oldest half (Map iteration is insertion order): bounded memory wins
+  // over precision for a flood of distinct keys.
+  private evict(now: number): void {
+    for (const [k, b] of this.buckets) if (b.tokens + (now - b.at) * this.rate >= this.burst) this.buckets.delete(k);
+    if (this.buckets.size < this.maxClients) return;
+    let drop = Math.ceil(this.buckets.size / 2);
+    for (const k of this.buckets.keys()) {
+      if (drop-- <= 0) break;
+      this.buckets.delete(k);
+    }
+  }
+}

@@ -1,0 +1,313 @@
+// The CTFE under trouble: a sequencer that never answers, a full queue, per-client rate
+// limits, aborted uploads and garbage. Never a 500, never a crash (DESIGN.md invariant 5).
+// The queues here are real InProcessQueues; only their sequencer side is replaced, to
+// inject the failure.
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { createCtfe, TokenBucketRateLimiter, type Ctfe } from '../../src/ctfe/index.js';
+import type { ShardRuntime } from '../../src/http/shard-runtime.js';
+import { Metrics } from '../../src/metrics/metrics.js';
+import { InProcessQueue } from '../../src/queue/in-process-queue.js';
+import type { SubmissionQueue } from '../../src/queue/queue.js';
+import type { Sequenced } from '../../src/queue/submission.js';
+import { RootStore } from '../../src/x509/index.js';
+import { generatedPki, type GeneratedPki } from './chains.js';
+import { b64, listen, post, shardConfig } from './harness.js';
+
+let pki: GeneratedPki;
+let roots: RootStore;
+before(async () => {
+  pki = await generatedPki();
+  roots = RootStore.fromCerts([pki.root.der]);
+});
+
+const runtime = (deadlineMs = 10_000): ShardRuntime => ({
+  config: shardConfig({ name: 'h1', prefix: '/2026h1', notAfterStart: '2026-01-01T00:00:00Z', notAfterLimit: '2026-07-01T00:00:00Z', deadlineMs }, '/nonexistent'),
+  id: 1,
+  logId: new Uint8Array(32).fill(7),
+  publicKey: new Uint8Array(91),
+  roots,
+  origin: '127.0.0.1/2026h1',
+});
+
+/** A sequencer that answers instantly with a fixed, fake SCT (tests of the CTFE alone). */
+const instant = (subs: unknown[]): Promise<Sequenced[]> =>
+  Promise.resolve(subs.map((_, i) => ({ idx: i, timestamp: 1_767_225_600_000, extensions: new Uint8Array([0, 0, 5, 0, 0, 0, 0, i]), signature: new Uint8Array([4, 3, 0, 0]), duplicate: false })));
+
+async function serve(queue: SubmissionQueue, extra: Partial<Parameters<typeof createCtfe>[0]> = {}, rt = runtime()): Promise<{ url: string; ctfe: Ctfe; close(): Promise<void> }> {
+  const ctfe = createCtfe({ queue, shards: [rt], clock: () => Date.parse('2026-02-01T00:00:00Z'), ...extra });
+  const { server, url } = await listen(ctfe);
+  return {
+    url: `${url}/2026h1/ct/v1`,
+    ctfe,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      await ctfe.close();
+      await queue.close();
+    },
+  };
+}
+
+const chainBody = (i = 1) => ({ chain: pki.chains[i]!.ders.map(b64) });
+
+describe('deadline', () => {
+  test('a sequencer that never answers gives 503 with Retry-After, and the CTFE stays up', async () => {
+    const queue = new InProcessQueue({ lingerMs: 1 });
+    await queue.consume('h1', () => new Promise(() => {}));
+    const s = await serve(queue, {}, runtime(150));
+    try {
+      const t0 = Date.now();
+      const res = await post(`${s.url}/add-chain`, chainBody());
+      assert.equal(res.status, 503);
+      assert.ok(Date.now() - t0 >= 140, 'waited for the deadline');
+      assert.match(String(res.body.error), /not sequenced within 150 ms/);
+      assert.ok(Number(res.headers.get('retry-after')) >= 1);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('no sequencer for the shard at all: 503 with Retry-After', async () => {
+    const s = await serve(new InProcessQueue({ lingerMs: 1 }));
+    try {
+      const res = await post(`${s.url}/add-chain`, chainBody());
+      assert.equal(res.status, 503);
+      assert.equal(res.headers.get('retry-after'), '5');
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('back-pressure', () => {
+  test('over the depth limit add-chain is refused first, add-pre-chain later', async () => {
+    const queue = new InProcessQueue({ lingerMs: 1 });
+    await queue.consume('h1', instant);
+    let depth = 0;
+    const crowded: SubmissionQueue = { submit: (...a) => queue.submit(...a), depth: () => depth, close: () => queue.close() };
+    const metrics = new Metrics();
+    const s = await serve(crowded, { maxQueueDepth: 100, metrics });
+    try {
+      const table: Array<[number, number, number]> = [
+        // depth, add-chain status, add-pre-chain status
+        [0, 200, 200],
+        [79, 200, 200],
+        [80, 503, 200],
+        [99, 503, 200],
+        [100, 503, 503],
+      ];
+      for (const [d, chain, pre] of table) {
+        depth = d;
+        const a = await post(`${s.url}/add-chain`, chainBody(1));
+        const p = await post(`${s.url}/add-pre-chain`, chainBody(2));
+        assert.equal(a.status, chain, `add-chain at depth ${d}: ${JSON.stringify(a.body)}`);
+        assert.equal(p.status, pre, `add-pre-chain at depth ${d}: ${JSON.stringify(p.body)}`);
+        for (const r of [a, p]) if (r.status === 503) assert.equal(r.headers.get('retry-after'), '1');
+      }
+      assert.match(await metrics.registry.metrics(), /ctlog_submissions_total\{shard="h1",endpoint="add-chain",reason="overloaded"\} 3/);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("the queue's own 429 (too many in flight) reaches the client with Retry-After", async () => {
+    const queue = new InProcessQueue({ lingerMs: 1, maxInFlight: 1 });
+    await queue.consume('h1', () => new Promise(() => {}));
+    const s = await serve(queue, {}, runtime(300));
+    try {
+      const first = post(`${s.url}/add-chain`, chainBody(0));
+      await new Promise((r) => setTimeout(r, 50));
+      const second = await post(`${s.url}/add-chain`, chainBody(1));
+      assert.equal(second.status, 429);
+      assert.equal(second.headers.get('retry-after'), '1');
+      assert.equal((await first).status, 503);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('rate limit', () => {
+  test('per client IP + User-Agent: the fourth request in a burst of 3 gets 429', async () => {
+    const queue = new InProcessQueue({ lingerMs: 1 });
+    await queue.consume('h1', instant);
+    let now = 0;
+    const rateLimit = new TokenBucketRateLimiter({ ratePerSecond: 1, burst: 3, clock: () => now });
+    const metrics = new Metrics();
+    const s = await serve(queue, { rateLimit, metrics });
+    try {
+      const as = (ua: string) => post(`${s.url}/add-chain`, chainBody(), { headers: { 'User-Agent': ua } });
+      for (let i = 0; i < 3; i++) assert.equal((await as('ca-a')).status, 200);
+      const refused = await as('ca-a');
+      assert.equal(refused.status, 429);
+      assert.equal(refused.headers.get('retry-after'), '1');
+      assert.match(String(refused.body.error), /too many requests/);
+      assert.equal((await as('ca-b')).status, 200, 'another User-Agent has its own bucket');
+      now += 1000;
+      assert.equal((await as('ca-a')).status, 200, 'one token back after a second');
+      assert.equal((await as('ca-a')).status, 429);
+      assert.match(await metrics.registry.metrics(), /ctlog_rate_limited_total\{shard="h1",endpoint="add-chain"\} 2/);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('never a 500, never a crash', () => {
+  let s: Awaited<ReturnType<typeof serve>>;
+  before(async () => {
+    const queue = new InProcessQueue({ lingerMs: 1 });
+    await queue.consume('h1', instant);
+    s = await serve(queue, { maxBodyBytes: 16 * 1024 });
+  });
+  after(async () => s.close());
+
+  const alive = async () => assert.equal((await post(`${s.url}/add-chain`, chainBody())).status, 200, 'still serving');
+
+  test('garbage in every field gets a 4xx', async () => {
+    const good = pki.chains[1]!.ders.map(b64);
+    const leaf = pki.chains[1]!.ders[0]!;
+    let seed = 1;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    const bodies: string[] = [
+      '{"chain": {"0": "MIIB"}}',
+      '{"chain": [[]]}',
+      '{"chain": [{}]}',
+      '{"chain": [true]}',
+      '{"chain": ["' + '='.repeat(8) + '"]}',
+      '{"chain": ["AAAA", "AAAA"]}',
+      '{"__proto__": {"chain": ["AAAA"]}}',
+      '"just a string"',
+      '12345',
+      '\u0000\u0001\u0002',
+      '{"chain": ["' + b64(leaf.subarray(0, 100)) + '"]}',
+      JSON.stringify({ chain: [good[0], good[0]] }),
+      JSON.stringify({ chain: [good[1], good[2]] }),
+      JSON.stringify({ chain: [...good].reverse() }),
+    ];
+    // Truncations and bit flips of a valid leaf.
+    for (let i = 0; i < 60; i++) {
+      const d = new Uint8Array(leaf);
+      if (i % 2) d[rnd(d.length)]! ^= 1 << rnd(8);
+      const cut = i % 3 === 0 ? d.subarray(0, rnd(d.length)) : d;
+      bodies.push(JSON.stringify({ chain: [b64(cut), ...good.slice(1)] }));
+    }
+    for (let i = 0; i < 20; i++) bodies.push(Buffer.from(Array.from({ length: rnd(300) }, () => rnd(256))).toString('latin1'));
+    for (const body of bodies) {
+      const res = await post(`${s.url}/add-chain`, body);
+      assert.ok(res.status < 500, `status ${res.status} for ${body.slice(0, 80)}: ${JSON.stringify(res.body)}`);
+    }
+    await alive();
+  });
+
+  test('a declared Content-Length over the limit is refused at once, without reading the body', async () => {
+    const answer = await rawRequest(s.url, `POST /2026h1/ct/v1/add-chain HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999\r\n\r\n{"chain":`);
+    assert.match(answer, /^HTTP\/1\.1 413 /);
+    assert.match(answer, /Connection: close/i);
+    await alive();
+  });
+
+  test('a chunked body that grows over the limit gets 413', async () => {
+    const chunk = 'A'.repeat(4096);
+    let req = `POST /2026h1/ct/v1/add-chain HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n`;
+    for (let i = 0; i < 8; i++) req += `${chunk.length.toString(16)}\r\n${chunk}\r\n`;
+    const answer = await rawRequest(s.url, req);
+    assert.match(answer, /^HTTP\/1\.1 413 /);
+    await alive();
+  });
+
+  test('an upload aborted halfway is dropped quietly', async () => {
+    await new Promise<void>((resolve, reject) => {
+      const u = new URL(s.url);
+      const sock = connect(Number(u.port), u.hostname, () => {
+        sock.write(`POST /2026h1/ct/v1/add-chain HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n{"chain": ["MIIB`);
+        setTimeout(() => {
+          sock.destroy();
+          resolve();
+        }, 30);
+      });
+      sock.on('error', reject);
+    });
+    await new Promise((r) => setTimeout(r, 30));
+    await alive();
+  });
+
+  test('a client that leaves while waiting for the sequencer does not hurt the CTFE', async () => {
+    const queue = new InProcessQueue({ lingerMs: 1 });
+    await queue.consume('h1', async (subs) => {
+      await new Promise((r) => setTimeout(r, 100));
+      return instant(subs);
+    });
+    const slow = await serve(queue);
+    try {
+      const ac = new AbortController();
+      const p = fetch(`${slow.url}/add-chain`, { method: 'POST', body: JSON.stringify(chainBody()), signal: ac.signal }).catch((e: Error) => e);
+      setTimeout(() => ac.abort(), 20);
+      assert.ok((await p) instanceof Error);
+      await new Promise((r) => setTimeout(r, 150));
+      assert.equal((await post(`${slow.url}/add-chain`, chainBody())).status, 200);
+    } finally {
+      await slow.close();
+    }
+  });
+
+  test('paths outside the CTFE are left to the caller', async () => {
+    const ctfe = createCtfe({ queue: new InProcessQueue(), shards: [runtime()], clock: () => 0 });
+    for (const path of ['/2026h1/ct/v1/get-sth', '/2026h1/ct/v1/add-chain/', '/other/ct/v1/add-chain', '/', '']) {
+      assert.equal(ctfe.handle({ url: path, method: 'POST' } as never, {} as never), false, path);
+    }
+  });
+
+  test('close() answers new requests 503 and waits for those in flight', async () => {
+    const queue = new InProcessQueue({ lingerMs: 1 });
+    await queue.consume('h1', async (subs) => {
+      await new Promise((r) => setTimeout(r, 100));
+      return instant(subs);
+    });
+    const c = await serve(queue);
+    try {
+      const inFlight = post(`${c.url}/add-chain`, chainBody());
+      await new Promise((r) => setTimeout(r, 20));
+      let closed = false;
+      const closing = c.ctfe.close().then(() => (closed = true));
+      const late = await post(`${c.url}/add-chain`, chainBody(0));
+      assert.equal(late.status, 503);
+      assert.equal(closed, false, 'close waits for the request in flight');
+      assert.equal((await inFlight).status, 200);
+      await closing;
+    } finally {
+      await c.close();
+    }
+  });
+});
+
+/** Sends raw bytes, returns what the server answered before closing or within 2 s. */
+function rawRequest(base: string, text: string): Promise<string> {
+  const u = new URL(base);
+  return new Promise((resolve, reject) => {
+    let got = '';
+    const sock = connect(Number(u.port), u.hostname, () => sock.write(text));
+    const t = setTimeout(() => {
+      sock.destroy();
+      resolve(got);
+    }, 2000);
+    sock.on('data', (d) => {
+      got += d.toString('latin1');
+      if (/\r\n\r\n[\s\S]*\}/.test(got)) {
+        clearTimeout(t);
+        sock.destroy();
+        resolve(got);
+      }
+    });
+    sock.on('error', (e) => (got ? resolve(got) : reject(e)));
+    sock.on('close', () => {
+      clearTimeout(t);
+      resolve(got);
+    });
+  });
+}

@@ -64,7 +64,7 @@ export class RedisRateLimiter implements RateLimiter {
     this.owned = typeof opts.redis === 'string';
     this.redis =
       typeof opts.redis === 'string'
-        ? new Redis(opts.redis, { commandTimeout: timeout, enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false })
+        ? new Redis(opts.redis, { commandTimeout: timeout, maxRetriesPerRequest: 1 })
         : opts.redis;
     this.redis.on('error', () => {
       /* reported by take() when it matters; ioredis reconnects by itself */

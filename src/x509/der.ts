@@ -64,9 +64,10 @@ export function readTlv(buf: Uint8Array, offset: number, limit: number = buf.len
 
 /** readTlv that also requires the given tag; `what` names the field in the error. */
 export function expectTlv(buf: Uint8Array, offset: number, limit: number, tag: number, what: string): Tlv {
-  const t = readTlv(buf, offset, limit);
-  if (t.tag !== tag) throw new DerError(`${what}: expected tag 0x${tag.toString(16)}, got 0x${t.tag.toString(16)} at offset ${offset}`);
-  return t;
+  if (offset < limit && buf[offset] !== tag) {
+    throw new DerError(`${what}: expected tag 0x${tag.toString(16)}, got 0x${buf[offset]!.toString(16)} at offset ${offset}`);
+  }
+  return readTlv(buf, offset, limit);
 }
 
 /** The content octets of a TLV, as a view (no copy). */

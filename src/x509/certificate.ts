@@ -1,7 +1,7 @@
 // The hot-path certificate reader: one pass over the DER (RFC 5280 §4.1) that slices out
 // what a CT log needs — TBS, names, SPKI, validity, extensions — as views into the input,
 // without building an object tree. A full parser costs 100x more per submission.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { equal } from '../util/bytes.js';
 import { badRequest } from '../util/errors.js';
 import {
@@ -111,7 +111,7 @@ function parse(der: Uint8Array): ParsedCert {
     signatureAlgorithm: decodeOid(valueOf(der, oidT)),
     signature: der.subarray(sigT.valueStart + 1, sigT.end),
     isCA: false,
-    fingerprint: new Uint8Array(createHash('sha256').update(der).digest()),
+    fingerprint: hash('sha256', der, 'buffer'),
   };
   if (oidT.end < algT.end) out.signatureAlgorithmParams = der.subarray(oidT.end, algT.end);
   if (fields.extensions) readExtensions(der, fields.extensions, out);
@@ -245,24 +245,61 @@ function readAuthorityKeyId(v: Uint8Array): Uint8Array | undefined {
   return t.tag === 0x80 ? valueOf(v, t) : undefined;
 }
 
-const TIME_RE_UTC = /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/;
-const TIME_RE_GEN = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/;
+/** Decodes one UTCTime or GeneralizedTime TLV to ms since the epoch; throws DerError. */
+export function parseTimeTlv(tlv: Uint8Array): number {
+  const t = readTlv(tlv, 0);
+  if (t.end !== tlv.length) throw new DerError('trailing bytes after the time');
+  return parseTime(tlv, t, 'time');
+}
 
 // RFC 5280 §4.1.2.5: UTCTime YYMMDDHHMMSSZ (YY >= 50 means 19YY) through 2049,
 // GeneralizedTime YYYYMMDDHHMMSSZ, both in UTC with seconds and no fraction.
 function parseTime(der: Uint8Array, t: Tlv, what: string): number {
-  if (t.tag !== TAG_UTC_TIME && t.tag !== TAG_GENERALIZED_TIME) throw new DerError(`${what}: expected UTCTime or GeneralizedTime`);
-  let s = '';
-  for (let i = t.valueStart; i < t.end; i++) s += String.fromCharCode(der[i]!);
-  const m = (t.tag === TAG_UTC_TIME ? TIME_RE_UTC : TIME_RE_GEN).exec(s);
-  if (!m) throw new DerError(`${what}: malformed time "${s.slice(0, 20)}"`);
-  let year = Number(m[1]);
-  if (t.tag === TAG_UTC_TIME) year += year >= 50 ? 1900 : 2000;
-  const [mo, d, h, mi, sec] = [Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])];
-  const ms = Date.UTC(year, mo - 1, d, h, mi, sec);
-  const back = new Date(ms);
-  if (mo < 1 || mo > 12 || h > 23 || mi > 59 || sec > 59 || back.getUTCFullYear() !== year || back.getUTCDate() !== d || back.getUTCMonth() !== mo - 1) {
-    throw new DerError(`${what}: invalid date "${s}"`);
+  const utc = t.tag === TAG_UTC_TIME;
+  if (!utc && t.tag !== TAG_GENERALIZED_TIME) throw new DerError(`${what}: expected UTCTime or GeneralizedTime`);
+  const len = t.end - t.valueStart;
+  const digits = utc ? 12 : 14;
+  if (len !== digits + 1 || der[t.end - 1] !== 0x5a /* 'Z' */) throw new DerError(`${what}: malformed time (${timeText(der, t)})`);
+  const v = t.valueStart;
+  let year: number;
+  let o: number;
+  if (utc) {
+    year = decimal(der, v, 2);
+    if (year >= 0) year += year >= 50 ? 1900 : 2000;
+    o = v + 2;
+  } else {
+    year = decimal(der, v, 4);
+    o = v + 4;
   }
-  return ms;
+  const mo = decimal(der, o, 2), d = decimal(der, o + 2, 2), h = decimal(der, o + 4, 2);
+  const mi = decimal(der, o + 6, 2), sec = decimal(der, o + 8, 2);
+  if (Math.min(year, mo, d, h, mi, sec) < 0) throw new DerError(`${what}: malformed time (${timeText(der, t)})`);
+  if (mo < 1 || mo > 12 || d < 1 || d > daysIn(year, mo) || h > 23 || mi > 59 || sec > 59) {
+    throw new DerError(`${what}: invalid date (${timeText(der, t)})`);
+  }
+  // Date.UTC maps years 0-99 to 1900-1999; GeneralizedTime years below 100 are not certificates.
+  if (year < 100) throw new DerError(`${what}: year ${year} is out of range`);
+  return Date.UTC(year, mo - 1, d, h, mi, sec);
+}
+
+/** n ASCII digits at `at` as a number; -1 if any is not a digit. */
+function decimal(der: Uint8Array, at: number, n: number): number {
+  let v = 0;
+  for (let i = 0; i < n; i++) {
+    const c = der[at + i]! - 0x30;
+    if (c < 0 || c > 9) return -1;
+    v = v * 10 + c;
+  }
+  return v;
+}
+
+function daysIn(year: number, month: number): number {
+  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+}
+
+function timeText(der: Uint8Array, t: Tlv): string {
+  let s = '';
+  for (let i = t.valueStart; i < t.end && i < t.valueStart + 24; i++) s += String.fromCharCode(der[i]!);
+  return JSON.stringify(s);
 }

@@ -85,6 +85,22 @@ export function tlvOf(buf: Uint8Array, t: Tlv): Uint8Array {
  * 2^53 (UUID arcs under 2.25) are decoded with bigint so they stay exact.
  */
 export function decodeOid(v: Uint8Array): string {
+  // Certificates repeat a few dozen OIDs; memoising the short ones skips the arithmetic.
+  if (v.length <= 16) {
+    const k = String.fromCharCode.apply(null, v as unknown as number[]);
+    let s = oidMemo.get(k);
+    if (s === undefined) {
+      s = decodeOidSlow(v);
+      if (oidMemo.size < 4096) oidMemo.set(k, s);
+    }
+    return s;
+  }
+  return decodeOidSlow(v);
+}
+
+const oidMemo = new Map<string, string>();
+
+function decodeOidSlow(v: Uint8Array): string {
   if (v.length === 0) throw new DerError('empty OBJECT IDENTIFIER');
   if (v[v.length - 1]! >= 0x80) throw new DerError('truncated OBJECT IDENTIFIER');
   const arcs: Array<number | bigint> = [];

@@ -10,9 +10,15 @@ import type { ParsedCert } from './certificate.js';
 /**
  * LRU cache of issuer public keys keyed by SPKI bytes. `get` imports a key on a miss and
  * throws CtError 400 "bad_public_key" if node cannot import it.
+ *
+ * It also remembers CA-to-CA links that verified (intermediate X signed by Y, by both
+ * fingerprints): every chain of a CA repeats the same intermediate, and re-verifying its
+ * signature would double the cost of a submission. A verification over identical bytes
+ * always gives the same answer, so the memo cannot change an outcome.
  */
 export class PublicKeyCache {
   private readonly map = new Map<string, KeyObject>();
+  private readonly links = new Map<string, true>();
 
   /** @param maxEntries keys kept before the least recently used is dropped. @defaultValue 10000 */
   constructor(readonly maxEntries = 10000) {
@@ -42,6 +48,22 @@ export class PublicKeyCache {
     if (this.map.size > this.maxEntries) this.map.delete(this.map.keys().next().value!);
     return key;
   }
+
+  /** Whether `child` (a CA certificate) was already verified as signed by `issuer`. */
+  hasLink(child: ParsedCert, issuer: ParsedCert): boolean {
+    return this.links.has(linkId(child, issuer));
+  }
+
+  /** Records a verified CA-to-CA link; bounded like the key map. */
+  addLink(child: ParsedCert, issuer: ParsedCert): void {
+    this.links.set(linkId(child, issuer), true);
+    if (this.links.size > this.maxEntries) this.links.delete(this.links.keys().next().value!);
+  }
+}
+
+function linkId(child: ParsedCert, issuer: ParsedCert): string {
+  const b = (x: Uint8Array) => Buffer.from(x.buffer, x.byteOffset, x.byteLength).toString('latin1');
+  return b(child.fingerprint) + b(issuer.fingerprint);
 }
 
 /** How node:crypto verifies one signature algorithm. */
@@ -157,7 +179,11 @@ function hashOf(buf: Uint8Array, alg: { tag: number; valueStart: number; end: nu
  */
 export function verifySignedBy(child: ParsedCert, issuer: ParsedCert, keys: PublicKeyCache): boolean {
   if (!equal(child.issuer, issuer.subject)) return false;
-  return verifySignature(child, issuer.spki, keys);
+  if (!child.isCA) return verifySignature(child, issuer.spki, keys);
+  if (keys.hasLink(child, issuer)) return true;
+  const ok = verifySignature(child, issuer.spki, keys);
+  if (ok) keys.addLink(child, issuer);
+  return ok;
 }
 
 /** Verifies child's signature with the key in `spki` (names are not compared). */

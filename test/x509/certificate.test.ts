@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { X509Certificate, createHash, createPublicKey } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { CtError } from '../../src/util/errors.js';
-import { parseCertificate, tbsLayout, readTlv, decodeOid, encodeTlv, DerError } from '../../src/x509/index.js';
+import { parseCertificate, parseTimeTlv, tbsLayout, readTlv, decodeOid, encodeTlv, DerError } from '../../src/x509/index.js';
 import { FIXTURES, fixture, pemCerts, x509 } from './helpers.js';
 
 const hex = (b: Uint8Array | ArrayBuffer) => Buffer.from(b instanceof ArrayBuffer ? new Uint8Array(b) : b).toString('hex');
@@ -21,7 +21,7 @@ describe('parseCertificate agrees with @peculiar/x509 and node:crypto X509Certif
   for (const { name, der } of all) {
     test(name, () => {
       const c = parseCertificate(der, name);
-      const p = new x509.X509Certificate(der);
+      const p = new x509.X509Certificate(new Uint8Array(der));
       const n = new X509Certificate(der);
 
       assert.equal(hex(c.fingerprint), createHash('sha256').update(der).digest('hex'));
@@ -134,6 +134,25 @@ describe('DER primitives', () => {
       assert.equal(r.end - r.valueStart, n);
       assert.equal(r.end, t.length);
     }
+  });
+
+  test('times: UTCTime pivot, GeneralizedTime, calendar and format errors', () => {
+    const tlv = (tag: number, s: string) => encodeTlv(tag, new TextEncoder().encode(s));
+    const ok: Array<[number, string, string]> = [
+      [0x17, '491231235959Z', '2049-12-31T23:59:59.000Z'],
+      [0x17, '500101000000Z', '1950-01-01T00:00:00.000Z'],
+      [0x17, '240229120000Z', '2024-02-29T12:00:00.000Z'],
+      [0x18, '20500101000000Z', '2050-01-01T00:00:00.000Z'],
+      [0x18, '99991231235959Z', '9999-12-31T23:59:59.000Z'],
+      [0x18, '20000229000000Z', '2000-02-29T00:00:00.000Z'],
+    ];
+    for (const [tag, s, want] of ok) assert.equal(new Date(parseTimeTlv(tlv(tag, s))).toISOString(), want, s);
+    const bad: Array<[number, string]> = [
+      [0x17, '250229000000Z'], [0x17, '251301000000Z'], [0x17, '250100000000Z'], [0x17, '250101240000Z'],
+      [0x17, '2501010000Z'], [0x17, '250101000000'], [0x17, '250101000000+0100'], [0x17, '2a0101000000Z'],
+      [0x18, '20250101000000.5Z'], [0x18, '19000229000000Z'], [0x18, '00500101000000Z'], [0x13, '250101000000Z'],
+    ];
+    for (const [tag, s] of bad) assert.throws(() => parseTimeTlv(tlv(tag, s)), DerError, s);
   });
 
   test('high tag numbers are refused', () => {

@@ -19,7 +19,7 @@ import { checkpoint, issuer, tile } from './static-ct-endpoints.js';
 
 /** Memory bounds of the read path's caches; everything cached is immutable. */
 export interface ReadCacheOptions {
-  /** Full hash tiles per shard (proofs, tile endpoint). @defaultValue 64 MiB */
+  /** Hash tiles per shard (proofs, tile endpoint). @defaultValue 64 MiB */
   tileBytes?: number;
   /** Serialized full get-entries pages, all shards. @defaultValue 256 MiB */
   pageBytes?: number;

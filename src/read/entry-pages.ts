@@ -4,12 +4,27 @@
 // request). Identical builds in flight are shared, and builds that go to the database are
 // limited in number, since many large concurrent reads only raise everyone's latency.
 import { TILE_WIDTH } from '../merkle/index.js';
-import { b64 } from '../util/bytes.js';
+import type { EntryRecord } from '../storage/log-storage.js';
+import { b64, hex } from '../util/bytes.js';
 import { notFound } from '../util/errors.js';
 import { ByteLru } from './byte-lru.js';
 import type { IssuerCache } from './issuer-cache.js';
 import type { ShardReader } from './shard-reader.js';
-import { extraData, rebuildEntry, tileLeaf } from './stored-entry.js';
+import { extraData, rebuildEntry, tileLeaf, type RebuiltEntry } from './stored-entry.js';
+
+/** head + parts joined by sep + tail, as one buffer; every string must be ASCII. */
+function asciiJoin(head: string, parts: string[], sep: string, tail: string): Buffer {
+  let n = head.length + tail.length + Math.max(0, parts.length - 1) * sep.length;
+  for (const p of parts) n += p.length;
+  const out = Buffer.allocUnsafe(n);
+  let at = out.write(head, 0, 'latin1');
+  parts.forEach((p, i) => {
+    if (i > 0) at += out.write(sep, at, 'latin1');
+    at += out.write(p, at, 'latin1');
+  });
+  out.write(tail, at, 'latin1');
+  return out;
+}
 
 /** A counting semaphore: at most `n` holders at once, the rest wait in order. */
 class Semaphore {
@@ -43,6 +58,8 @@ export interface EntryPagesOptions {
 export class EntryPages {
   readonly #pages: ByteLru<Buffer>;
   readonly #dataTiles: ByteLru<Buffer>;
+  /** base64 X509ChainEntry by chain (fingerprints in hex, concatenated). */
+  readonly #chains = new ByteLru<string>(16 * 1024 * 1024, (s) => s.length);
   readonly #inflight = new Map<string, Promise<Buffer>>();
   readonly #builds: Semaphore;
 
@@ -69,12 +86,13 @@ export class EntryPages {
       const rows = await shard.entries(start, end + 1);
       const issuers = await this.issuers.getMany(rows.flatMap((r) => r.chain));
       // Built as text: base64 needs no JSON escaping, and this is several times faster
-      // than JSON.stringify over objects.
+      // than JSON.stringify over objects. Each entry's text is copied into one buffer
+      // (ASCII, so latin1 is a plain copy) rather than joined into one huge string first.
       const parts = rows.map((e) => {
         const r = rebuildEntry(e, issuers);
-        return `{"leaf_input":"${b64(r.leaf)}","extra_data":"${b64(extraData(e, r))}"}`;
+        return `{"leaf_input":"${b64(r.leaf)}","extra_data":"${this.#extraDataB64(e, r)}"}`;
       });
-      const body = Buffer.from(`{"entries":[${parts.join(',')}]}`);
+      const body = asciiJoin('{"entries":[', parts, ',', ']}');
       if (immutable) this.#pages.set(key, body);
       return body;
     });
@@ -102,6 +120,21 @@ export class EntryPages {
     });
   }
 
+  /**
+   * base64 extra_data. An x509 entry's extra_data is its chain alone, shared by every entry
+   * with that chain (and chains are few), so its base64 is kept: it is most of a page.
+   */
+  #extraDataB64(e: EntryRecord, r: RebuiltEntry): string {
+    if (e.entryType !== 0) return b64(extraData(e, r));
+    const key = e.chain.map(hex).join('');
+    let s = this.#chains.get(key);
+    if (s === undefined) {
+      s = b64(extraData(e, r));
+      this.#chains.set(key, s);
+    }
+    return s;
+  }
+
   #shared(key: string, build: () => Promise<Buffer>): Promise<Buffer> {
     let p = this.#inflight.get(key);
     if (!p) {
@@ -114,5 +147,6 @@ export class EntryPages {
   clear(): void {
     this.#pages.clear();
     this.#dataTiles.clear();
+    this.#chains.clear();
   }
 }

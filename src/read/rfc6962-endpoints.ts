@@ -56,13 +56,13 @@ export async function getProofByHash(shard: ShardReader, q: URLSearchParams, res
   const treeSize = intParam(q, 'tree_size');
   if (treeSize < 1) throw badRequest('bad_param', 'parameter "tree_size" must be at least 1');
   await requireSize(shard, treeSize, 'tree_size');
-  const e = await shard.findByLeafHash(hash);
-  if (!e) throw notFound('unknown_leaf_hash', `no entry with leaf hash ${b64(hash)} in this log`);
-  if (e.idx >= treeSize) {
-    throw badRequest('leaf_not_in_tree', `the entry with this leaf hash has index ${e.idx}, not in the tree of size ${treeSize}`);
+  const idx = await shard.indexOfLeaf(hash);
+  if (idx === undefined) throw notFound('unknown_leaf_hash', `no entry with leaf hash ${b64(hash)} in this log`);
+  if (idx >= treeSize) {
+    throw badRequest('leaf_not_in_tree', `the entry with this leaf hash has index ${idx}, not in the tree of size ${treeSize}`);
   }
-  const proof = await shard.inclusion(e.idx, treeSize);
-  sendJson(res, 200, `{"leaf_index":${e.idx},"audit_path":${proofJson(proof)}}`, { 'Cache-Control': IMMUTABLE_CACHE });
+  const proof = await shard.inclusion(idx, treeSize);
+  sendJson(res, 200, `{"leaf_index":${idx},"audit_path":${proofJson(proof)}}`, { 'Cache-Control': IMMUTABLE_CACHE });
 }
 
 /**

@@ -1,21 +1,20 @@
 // What the read endpoints of one shard share: the current tree head (briefly cached), the
-// hash tiles proofs are assembled from (full tiles kept in an LRU, since they never
-// change), and the entries behind get-entries and data tiles.
+// hash tiles proofs are assembled from (kept in an LRU: full tiles never change, and a
+// partial tile's prefix never changes), and the entries behind get-entries and data tiles.
 import {
-  HASH_SIZE, TILE_WIDTH, TileHashCache, assemble, planConsistency, planInclusion, planNodes, tileKey, tilesForNodes,
+  HASH_SIZE, TileHashCache, assemble, planConsistency, planInclusion, planNodes, tileKey, tilesForNodes,
   type ProofPlan, type TileSource,
 } from '../merkle/index.js';
 import type { EntryRecord, LogStorage, TreeHead } from '../storage/log-storage.js';
 import type { ShardRuntime } from '../http/shard-runtime.js';
 import { CtError } from '../util/errors.js';
 import { ByteLru } from './byte-lru.js';
-
-const FULL_TILE_BYTES = TILE_WIDTH * HASH_SIZE;
+import { LeafIndexBatcher } from './leaf-index-batcher.js';
 
 export interface ShardReaderOptions {
   /** How long a read of the shard's tree head is reused (ms). */
   headTtlMs: number;
-  /** Bytes of full hash tiles kept in memory for this shard. */
+  /** Bytes of hash tiles kept in memory for this shard. */
   tileCacheBytes: number;
   clock: () => number;
 }
@@ -26,6 +25,7 @@ export class ShardReader {
   readonly hashes = new TileHashCache();
   #head: { head: TreeHead; at: number } | undefined;
   #headRead: Promise<TreeHead> | undefined;
+  readonly #leaves: LeafIndexBatcher;
 
   constructor(
     readonly rt: ShardRuntime,
@@ -33,6 +33,7 @@ export class ShardReader {
     private readonly opts: ShardReaderOptions,
   ) {
     this.#tiles = new ByteLru(opts.tileCacheBytes, (t) => t.byteLength);
+    this.#leaves = new LeafIndexBatcher(storage, rt.id);
   }
 
   /**
@@ -67,27 +68,38 @@ export class ShardReader {
   }
 
   /**
-   * The fetch step of plan, fetch, assemble: full tiles come from the LRU, the rest from
-   * one storage read. Partial tiles are used for this request only (they grow).
+   * The fetch step of plan, fetch, assemble: tiles come from the LRU when the cached copy
+   * is wide enough, the rest from one storage read.
+   *
+   * Right-edge partial tiles are cached too, keyed like full ones, and used only for
+   * requests that need no more than their width. That is safe because a tile is
+   * prefix-stable (its first W hashes never change as it grows), and it matters: without
+   * it every proof at the current size re-reads the edge tiles and rehashes up to ~255
+   * interior nodes in each, since the memo is keyed by the buffer. A wider read replaces
+   * the cached copy, so the edge costs one read and one rehash per new tree size.
    */
   async tileSource(plan: ProofPlan): Promise<TileSource> {
-    const want = tilesForNodes(planNodes(plan));
     const got = new Map<string, Uint8Array>();
     const missing: Array<{ level: number; index: number }> = [];
-    for (const t of want) {
+    for (const t of tilesForNodes(planNodes(plan))) {
       const key = tileKey(t.level, t.index);
       const cached = this.#tiles.get(key);
-      if (cached) got.set(key, cached);
+      if (cached && cached.byteLength >= t.minWidth * HASH_SIZE) got.set(key, cached);
       else missing.push({ level: t.level, index: t.index });
     }
     if (missing.length > 0) {
       const read = await this.storage.readTiles(this.rt.id, missing);
-      for (const [key, data] of read) {
-        got.set(key, data);
-        if (data.byteLength === FULL_TILE_BYTES) this.#tiles.set(key, data);
-      }
+      for (const [key, data] of read) got.set(key, this.#keep(key, data));
     }
     return (level, index) => got.get(tileKey(level, index));
+  }
+
+  /** Caches a tile read from storage unless a wider copy is cached; returns the copy to use. */
+  #keep(key: string, data: Uint8Array): Uint8Array {
+    const cached = this.#tiles.get(key);
+    if (cached && cached.byteLength >= data.byteLength) return cached;
+    this.#tiles.set(key, data);
+    return data;
   }
 
   /** Assembles a plan against the stored tiles; a tile that is missing or too narrow is our fault (500). */
@@ -109,14 +121,18 @@ export class ShardReader {
     return this.prove(planConsistency(first, second), `consistency proof ${first} -> ${second}`);
   }
 
-  /** Hash tile (level, index) as stored now, from the LRU when full; undefined if absent. */
-  async hashTile(level: number, index: number): Promise<Uint8Array | undefined> {
+  /**
+   * Hash tile (level, index) as stored, when it has at least `width` hashes: from the LRU
+   * when the cached copy is wide enough, else read. Undefined if absent or narrower.
+   */
+  async hashTile(level: number, index: number, width: number): Promise<Uint8Array | undefined> {
     const key = tileKey(level, index);
     const cached = this.#tiles.get(key);
-    if (cached) return cached;
+    if (cached && cached.byteLength >= width * HASH_SIZE) return cached;
     const data = (await this.storage.readTiles(this.rt.id, [{ level, index }])).get(key);
-    if (data && data.byteLength === FULL_TILE_BYTES) this.#tiles.set(key, data);
-    return data;
+    if (!data) return undefined;
+    const kept = this.#keep(key, data);
+    return kept.byteLength >= width * HASH_SIZE ? kept : undefined;
   }
 
   /** Entries [start, end) that exist, in one query. Rows must be consecutive from start. */
@@ -128,9 +144,9 @@ export class ShardReader {
     return rows;
   }
 
-  /** The entry with this leaf hash, if the log holds one. */
-  findByLeafHash(hash: Uint8Array): Promise<EntryRecord | undefined> {
-    return this.storage.findByLeafHash(this.rt.id, hash);
+  /** The index of the entry with this leaf hash, if the log holds one (lookups are batched). */
+  indexOfLeaf(hash: Uint8Array): Promise<number | undefined> {
+    return this.#leaves.indexOf(hash);
   }
 
   clear(): void {

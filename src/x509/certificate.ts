@@ -111,7 +111,7 @@ function parse(der: Uint8Array): ParsedCert {
     signatureAlgorithm: decodeOid(valueOf(der, oidT)),
     signature: der.subarray(sigT.valueStart + 1, sigT.end),
     isCA: false,
-    fingerprint: hash('sha256', der, 'buffer'),
+    fingerprint: plain(hash('sha256', der, 'buffer')),
   };
   if (oidT.end < algT.end) out.signatureAlgorithmParams = der.subarray(oidT.end, algT.end);
   if (fields.extensions) readExtensions(der, fields.extensions, out);
@@ -243,6 +243,10 @@ function readAuthorityKeyId(v: Uint8Array): Uint8Array | undefined {
   if (s.valueStart === s.end) return undefined;
   const t = readTlv(v, s.valueStart, s.end);
   return t.tag === 0x80 ? valueOf(v, t) : undefined;
+}
+
+function plain(b: Buffer): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
 /** Decodes one UTCTime or GeneralizedTime TLV to ms since the epoch; throws DerError. */

@@ -64,10 +64,8 @@ async function serveCommand(roles: Role[], o: CommonOptions): Promise<void> {
     createShards: o.createShards,
     migrate: roles.length === 3,
   });
-  if (roles.includes('ctfe') || roles.includes('read')) {
-    const lines = running.shards.map((s) => `  ${s.config.name.padEnd(10)} ${running.url}${s.config.prefix}/   log id ${b64(s.logId)}`);
-    process.stdout.write(`ctlog ${roles.length === 3 ? 'serve' : roles[0]} listening on ${running.url}\n${lines.join('\n')}\n`);
-  }
+  const lines = running.shards.map((s) => `  ${s.config.name.padEnd(10)} ${running.url}${s.config.prefix}/   log id ${b64(s.logId)}`);
+  process.stdout.write(`ctlog ${roles.length === 3 ? 'serve' : roles[0]} listening on ${running.url}\n${lines.join('\n')}\n`);
   let stopping = false;
   const stop = async (sig: string) => {
     if (stopping) return;

@@ -3,7 +3,7 @@ import type { ShardConfig } from '../config/config.js';
 import type { SubmissionConsumer } from '../queue/queue.js';
 import type { LogStorage } from '../storage/log-storage.js';
 import { createShard } from '../storage/shard-init.js';
-import { loadSigner } from './key-file.js';
+import { loadSigner } from '../config/key-file.js';
 import { ShardSequencer, type SequencerOptions } from './shard-sequencer.js';
 
 export interface SequencerServiceOptions {

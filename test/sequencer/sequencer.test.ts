@@ -6,7 +6,7 @@ import { leafHash } from '../../src/merkle/index.js';
 import { InProcessQueue } from '../../src/queue/in-process-queue.js';
 import type { Sequenced } from '../../src/queue/submission.js';
 import { ShardSequencer } from '../../src/sequencer/shard-sequencer.js';
-import { loadSigner } from '../../src/sequencer/key-file.js';
+import { loadSigner } from '../../src/config/key-file.js';
 import { createShard } from '../../src/storage/shard-init.js';
 import { StaleHeadError, type ShardRecord } from '../../src/storage/log-storage.js';
 import { verifySct } from '../../src/signing/index.js';

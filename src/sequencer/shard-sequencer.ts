@@ -118,14 +118,23 @@ export class ShardSequencer {
     clearTimeout(this.poolTimer);
     this.poolTimer = undefined;
     if (this.flushing) return this.flushing;
-    this.flushing = (async () => {
-      try {
-        while (this.pool.length > 0 && !this.fatal) await this.flush();
-      } finally {
-        this.flushing = undefined;
-      }
-    })();
-    return this.flushing;
+    return this.exclusive(async () => {
+      while (this.pool.length > 0 && !this.fatal) await this.flush();
+    });
+  }
+
+  /**
+   * Runs f as the one database writer of this sequencer (a flush or an idle STH). The slot
+   * is released when f settles, and only if it is still f's: f may settle synchronously.
+   */
+  private exclusive(f: () => Promise<void>): Promise<void> {
+    const p = f().finally(() => {
+      if (this.flushing === p) this.flushing = undefined;
+      // Submissions that arrived while the slot was taken are flushed now.
+      if (this.pool.length && !this.poolTimer && !this.fatal && !this.stopped) void this.kick();
+    });
+    this.flushing = p;
+    return p;
   }
 
   private async flush(): Promise<void> {
@@ -261,7 +270,7 @@ export class ShardSequencer {
   private async refreshIdleHead(every: number): Promise<void> {
     if (this.flushing || this.stopped || this.fatal || this.pool.length) return;
     if (this.opts.clock() - this.head.timestamp < every) return;
-    this.flushing = (async () => {
+    await this.exclusive(async () => {
       try {
         const head: TreeHead = { ...this.head, timestamp: Math.max(this.opts.clock(), this.head.timestamp + 1), signature: new Uint8Array() };
         head.signature = this.sign(() => this.signer.signSth(head));
@@ -270,12 +279,8 @@ export class ShardSequencer {
       } catch (err) {
         if (err instanceof FatalSequencerError) return this.die(err, []);
         await this.reload().catch(() => undefined);
-      } finally {
-        this.flushing = undefined;
       }
-    })();
-    await this.flushing;
-    if (this.pool.length) void this.kick();
+    });
   }
 
   /** Commits what is pooled, then stops taking submissions. */

@@ -84,6 +84,25 @@ for (const backend of BACKENDS) {
       await verifyWholeTree(db.storage, shard);
     });
 
+    test('submissions trickling in while batches commit are all sequenced (no lost wake-up)', async () => {
+      // Regression: a pool timer that fired after the flush loop had drained the pool left
+      // the sequencer believing a flush was running, forever.
+      const seq = new ShardSequencer(db.storage, shard, loadSigner(keyFile), { poolSize: 1000, poolPeriodMs: 1, sthIntervalMs: 60_000, clock });
+      await seq.start();
+      let n = 50_000;
+      for (let round = 0; round < 40; round++) {
+        const waves = Array.from({ length: 1 + (round % 4) }, async (_, w) => {
+          await new Promise((r) => setTimeout(r, (round * 7 + w * 3) % 5));
+          const s = syntheticSubmission(n++);
+          const timeout = new Promise((_, rej) => setTimeout(() => rej(new Error(`round ${round}: not sequenced within 5 s`)), 5000).unref());
+          return Promise.race([seq.add([s.sub], s.issuers), timeout]);
+        });
+        await Promise.all(waves);
+      }
+      await seq.stop();
+      await verifyWholeTree(db.storage, shard);
+    });
+
     test('a stale writer fails instead of writing', async () => {
       const head = await db.storage.currentHead(shard.id);
       await assert.rejects(

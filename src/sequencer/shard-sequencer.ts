@@ -99,7 +99,10 @@ export class ShardSequencer {
     if (this.fatal || this.stopped) {
       return Promise.reject(new CtError(503, 'sequencer_stopped', `the sequencer of shard ${this.shard.name} is stopped; retry later`, { retryAfter: 5 }));
     }
-    this.pendingIssuers.push(...issuers.filter((i) => !this.knownIssuers.has(hex(i.fingerprint))));
+    for (const i of issuers) {
+      const k = hex(i.fingerprint);
+      if (!this.knownIssuers.has(k)) this.pendingIssuers.set(k, i);
+    }
     const ps = subs.map(
       (sub) =>
         new Promise<Sequenced>((resolve, reject) => {
@@ -111,7 +114,8 @@ export class ShardSequencer {
     return Promise.all(ps);
   }
 
-  private pendingIssuers: Issuer[] = [];
+  /** Chain certificates not yet known to be stored, by fingerprint: each goes in once. */
+  private readonly pendingIssuers = new Map<string, Issuer>();
 
   /** Runs flushes one at a time until the pool is empty. */
   private kick(): Promise<void> {
@@ -139,7 +143,8 @@ export class ShardSequencer {
 
   private async flush(): Promise<void> {
     const batch = this.pool.splice(0, this.opts.poolSize);
-    const issuers = this.pendingIssuers.splice(0);
+    const issuers = [...this.pendingIssuers.values()];
+    this.pendingIssuers.clear();
     const started = performance.now();
     for (let attempt = 0; ; attempt++) {
       try {
@@ -162,8 +167,9 @@ export class ShardSequencer {
         }
         const e = new CtError(503, stale ? 'contended' : 'commit_failed', `couldn't commit batch for shard ${this.shard.name}: ${(err as Error).message}`, { cause: err, retryAfter: 1 });
         for (const w of batch) w.reject(e);
-        // Issuers of a failed batch may not be stored; let the next batch carry them again.
-        for (const i of issuers) this.knownIssuers.delete(hex(i.fingerprint));
+        // Issuers of a failed batch may not be stored; the next batch carries them again
+        // (entries of later batches may cite them).
+        for (const i of issuers) this.pendingIssuers.set(hex(i.fingerprint), i);
         return;
       }
     }

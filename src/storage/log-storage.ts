@@ -200,9 +200,9 @@ export class LogStorage {
         });
       if (updated !== 1) throw new StaleHeadError(`shard ${shardId}: tree head moved from size ${b.expected.treeSize}; another writer committed first`);
       await trx('tree_heads').insert(this.headRow(shardId, b.head));
-      if (b.issuers.length) {
+      for (let i = 0; i < b.issuers.length; i += 100) {
         await trx('issuers')
-          .insert(b.issuers.map((i) => ({ fingerprint: buf(i.fingerprint), der: buf(i.der) })))
+          .insert(b.issuers.slice(i, i + 100).map((x) => ({ fingerprint: buf(x.fingerprint), der: buf(x.der) })))
           .onConflict('fingerprint')
           .ignore();
       }

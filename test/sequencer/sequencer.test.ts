@@ -84,21 +84,25 @@ for (const backend of BACKENDS) {
       await verifyWholeTree(db.storage, shard);
     });
 
-    test('submissions trickling in while batches commit are all sequenced (no lost wake-up)', async () => {
-      // Regression: a pool timer that fired after the flush loop had drained the pool left
-      // the sequencer believing a flush was running, forever.
-      const seq = new ShardSequencer(db.storage, shard, loadSigner(keyFile), { poolSize: 1000, poolPeriodMs: 1, sthIntervalMs: 60_000, clock });
+    test('a pool timer firing on an already drained pool does not stall the shard', async () => {
+      // Regression: A's batch commits while B arrives (B's pool timer starts); the flush loop
+      // then commits B before B's timer fires; the timer found an empty pool and left the
+      // sequencer believing a flush was running, so C was never sequenced.
+      const seq = new ShardSequencer(db.storage, shard, loadSigner(keyFile), { poolSize: 1000, poolPeriodMs: 150, sthIntervalMs: 60_000, clock });
       await seq.start();
-      let n = 50_000;
-      for (let round = 0; round < 40; round++) {
-        const waves = Array.from({ length: 1 + (round % 4) }, async (_, w) => {
-          await new Promise((r) => setTimeout(r, (round * 7 + w * 3) % 5));
-          const s = syntheticSubmission(n++);
-          const timeout = new Promise((_, rej) => setTimeout(() => rej(new Error(`round ${round}: not sequenced within 5 s`)), 5000).unref());
-          return Promise.race([seq.add([s.sub], s.issuers), timeout]);
-        });
-        await Promise.all(waves);
-      }
+      const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+      const within = <T,>(p: Promise<T>, what: string) =>
+        Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`${what} not sequenced within 5 s`)), 5000).unref())]);
+      const a = Array.from({ length: 600 }, (_, i) => syntheticSubmission(60_000 + i));
+      const pa = Promise.all(a.map((s) => seq.add([s.sub], s.issuers)));
+      await sleep(152); // A's flush has started and is committing 600 entries
+      const b = syntheticSubmission(70_000);
+      const pb = seq.add([b.sub], b.issuers);
+      await within(pa, 'A');
+      await within(pb, 'B');
+      await sleep(200); // B's timer has fired on the drained pool
+      const c = syntheticSubmission(70_001);
+      await within(seq.add([c.sub], c.issuers), 'C');
       await seq.stop();
       await verifyWholeTree(db.storage, shard);
     });

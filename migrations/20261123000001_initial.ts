@@ -36,6 +36,12 @@ export async function up(knex: Knex): Promise<void> {
     t.unique(['shard_id', 'leaf_hash'], { indexName: 'entries_leaf_hash' });
     t.unique(['shard_id', 'identity'], { indexName: 'entries_identity' });
   });
+  // Certificates are alike (issuer names, AIA and CRL URLs, policy OIDs, extension
+  // layouts), so InnoDB page compression of the entries table halves its bytes per entry
+  // (bench/sequencer.ts: ~1,740 -> ~910 bytes of data + indexes per entry over all log
+  // tables) for ~25 % more commit CPU in MariaDB. 8 KB pages hold ~10 entries, enough for
+  // zlib to find what they share.
+  if (mysql) await knex.raw('ALTER TABLE entries ROW_FORMAT=COMPRESSED KEY_BLOCK_SIZE=8');
 
   await knex.schema.createTable('issuers', (t) => {
     t.comment('Chain certificates, stored once whatever the number of entries that cite them; also served as static-ct-api issuer/<fingerprint>.');

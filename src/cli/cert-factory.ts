@@ -42,6 +42,7 @@ function ext(id: string, critical: boolean, value: Uint8Array): Uint8Array {
 }
 
 const ECDSA_SHA256 = seq(oid('1.2.840.10045.4.3.2'));
+const RSA_SHA256 = seq(oid('1.2.840.113549.1.1.11'), new Uint8Array([0x05, 0x00]));
 
 export interface Issuer {
   der: Uint8Array;
@@ -59,11 +60,17 @@ export interface IssueOptions {
   precert?: boolean;
   /** Make a Precertificate Signing Certificate (CT EKU, RFC 6962 §3.1). */
   psc?: boolean;
-  /** Subject public key; a fresh P-256 key when omitted. */
+  /** Subject public key; a fresh key of keyType when omitted. */
   publicKey?: KeyObject;
+  /** Type of a fresh subject key. @defaultValue 'ec' (P-256); 'rsa' is RSA-2048. */
+  keyType?: 'ec' | 'rsa';
   /** Subject key; returned so the certificate can issue others (CAs and PSCs). */
   privateKey?: KeyObject;
   dnsNames?: string[];
+  /** The subject's SubjectPublicKeyInfo bytes as they are (benchmarks vary key bytes without key generation). */
+  spki?: Uint8Array;
+  /** Extra DER Extension structures, appended as given. */
+  extensions?: Uint8Array[];
 }
 
 function keyId(spki: Uint8Array): Uint8Array {
@@ -74,12 +81,12 @@ function keyId(spki: Uint8Array): Uint8Array {
 export function issue(issuer: Issuer | undefined, o: IssueOptions): Issuer {
   let priv = o.privateKey;
   let pub = o.publicKey;
-  if (!pub) {
-    const kp = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  if (!pub && !o.spki) {
+    const kp = o.keyType === 'rsa' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
     pub = kp.publicKey;
     priv = kp.privateKey;
   }
-  const spki = new Uint8Array(pub.export({ type: 'spki', format: 'der' }));
+  const spki = o.spki ?? new Uint8Array(pub!.export({ type: 'spki', format: 'der' }));
   const subject = name(o.cn, o.ca ? 'ctlog demo CA' : 'ctlog demo');
   const serial = new Uint8Array(randomBytes(16));
   serial[0] = (serial[0]! & 0x7f) | 0x01; // positive, no leading zero octet
@@ -98,20 +105,49 @@ export function issue(issuer: Issuer | undefined, o: IssueOptions): Issuer {
   const dns = o.dnsNames ?? (o.ca || o.psc ? [] : [o.cn]);
   if (dns.length) exts.push(ext('2.5.29.17', false, seq(...dns.map((d) => encodeTlv(0x82, new Uint8Array(Buffer.from(d)))))));
   if (o.precert) exts.push(ext('1.3.6.1.4.1.11129.2.4.3', true, new Uint8Array([0x05, 0x00])));
+  if (o.extensions) exts.push(...o.extensions);
+  const signer = issuer ? issuer.key : priv!;
+  const sigAlg = signer.asymmetricKeyType === 'rsa' ? RSA_SHA256 : ECDSA_SHA256;
   const tbs = seq(
     encodeTlv(0xa0, encodeTlv(0x02, new Uint8Array([2]))), // version v3
     encodeTlv(0x02, serial),
-    ECDSA_SHA256,
+    sigAlg,
     issuer ? issuer.subject : subject,
     seq(time(o.notBefore), time(o.notAfter)),
     subject,
     spki,
     encodeTlv(0xa3, seq(...exts)),
   );
-  const signer = issuer ? issuer.key : priv!;
   const sig = new Uint8Array(sign('sha256', tbs, signer));
-  const der = seq(tbs, ECDSA_SHA256, encodeTlv(0x03, cat(new Uint8Array([0]), sig)));
+  const der = seq(tbs, sigAlg, encodeTlv(0x03, cat(new Uint8Array([0]), sig)));
   return { der, key: priv ?? signer, subject, spki };
+}
+
+const ia5 = (s: string) => new Uint8Array(Buffer.from(s));
+
+/**
+ * The extensions a typical publicly-trusted DV leaf carries besides those issue() adds:
+ * AIA (OCSP and CA issuers), CRL distribution point, the CA/B Forum DV policy, and for a
+ * final certificate an embedded SCT list of two SCTs (RFC 6962 §3.3). With them a leaf
+ * weighs what real ones do (~1.2–1.5 KB), which matters when measuring bytes per entry.
+ */
+export function typicalLeafExtensions(final: boolean): Uint8Array[] {
+  const uri = (u: string) => encodeTlv(0x86, ia5(u));
+  const out = [
+    ext('1.3.6.1.5.5.7.1.1', false, seq(
+      seq(oid('1.3.6.1.5.5.7.48.1'), uri('http://ocsp.demo.example')),
+      seq(oid('1.3.6.1.5.5.7.48.2'), uri('http://demo.example/ctlog-demo-intermediate.der')),
+    )),
+    ext('2.5.29.31', false, seq(seq(encodeTlv(0xa0, encodeTlv(0xa0, uri('http://crl.demo.example/ctlog-demo-intermediate.crl')))))),
+    ext('2.5.29.32', false, seq(seq(oid('2.23.140.1.2.1')))),
+  ];
+  if (final) {
+    // SignedCertificateTimestampList: two v1 SCTs of 119 bytes (32-byte log id, ECDSA signature).
+    const sct = () => cat(new Uint8Array([0, 119, 0]), new Uint8Array(randomBytes(32)), new Uint8Array(randomBytes(8)), new Uint8Array([0, 0, 4, 3, 0, 72]), new Uint8Array(randomBytes(72)));
+    const list = cat(sct(), sct());
+    out.push(ext('1.3.6.1.4.1.11129.2.4.2', false, encodeTlv(0x04, cat(new Uint8Array([list.length >> 8, list.length & 0xff]), list))));
+  }
+  return out;
 }
 
 /** Loads a CA from its certificate and PKCS#8 private key (PEM). */
@@ -139,8 +175,8 @@ export interface ChainOptions {
  * take it (the root itself omitted, as CAs usually do). The intermediate is made once per
  * call of makeIntermediate and reused.
  */
-export function makeIntermediate(root: Issuer, now: number): Issuer {
-  return issue(root, { cn: 'ctlog demo Intermediate', ca: true, notBefore: now - 86400_000, notAfter: now + 5 * 365 * 86400_000 });
+export function makeIntermediate(root: Issuer, now: number, keyType: 'ec' | 'rsa' = 'ec'): Issuer {
+  return issue(root, { cn: `ctlog demo Intermediate ${keyType.toUpperCase()}`, ca: true, keyType, notBefore: now - 86400_000, notAfter: now + 5 * 365 * 86400_000 });
 }
 
 export function makeChain(intermediate: Issuer, o: ChainOptions, leafKey?: KeyObject): Uint8Array[] {

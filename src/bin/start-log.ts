@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { loadConfig, type LogConfig } from '../config/config.js';
 import { loadRoots } from '../config/roots.js';
-import { createCtfe } from '../ctfe/index.js';
+import { RedisRateLimiter, TokenBucketRateLimiter, createCtfe } from '../ctfe/index.js';
 import { parseListen, sendError, sendJson } from '../http/respond.js';
 import type { ShardRuntime } from '../http/shard-runtime.js';
 import { createLogger, type Logger } from '../log/logger.js';
@@ -114,7 +114,14 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
     const shards = await shardRuntimes(storage, config, log);
     const handlers: Array<(req: IncomingMessage, res: ServerResponse) => boolean> = [];
     if (o.roles.includes('ctfe')) {
-      const ctfe = createCtfe({ queue: queue!, shards: shards.filter((s) => s.config.state === 'active'), metrics, log, clock });
+      // Every shard: a read-only or frozen one answers 403 naming the active shards.
+      const rateLimit = config.rateLimit
+        ? o.redisUrl
+          ? new RedisRateLimiter({ redis: o.redisUrl, ratePerSecond: config.rateLimit.perSecond, burst: config.rateLimit.burst, prefix: `${o.redisPrefix ?? 'ctlog'}:rl:`, log })
+          : new TokenBucketRateLimiter({ ratePerSecond: config.rateLimit.perSecond, burst: config.rateLimit.burst, clock })
+        : undefined;
+      if (rateLimit && 'close' in rateLimit) closers.push(() => (rateLimit as RedisRateLimiter).close());
+      const ctfe = createCtfe({ queue: queue!, shards, metrics, log, clock, rateLimit, trustForwardedFor: config.trustForwardedFor });
       handlers.push(ctfe.handle);
       closers.push(() => ctfe.close());
     }
@@ -173,7 +180,7 @@ async function shardRuntimes(storage: LogStorage, config: LogConfig, log: Logger
   return out;
 }
 
-/** /metrics, /healthz, /logs.json and the 404 for everything else: express, off the hot paths. */
+/** /metrics, /livez, /healthz and the 404 for everything else: express, off the hot paths. */
 function operatorApp(d: { storage: LogStorage; shards: ShardRuntime[]; metrics: Metrics; log: Logger; clock: () => number; queue?: SubmissionQueue }) {
   const app = express();
   app.disable('x-powered-by');
@@ -183,6 +190,18 @@ function operatorApp(d: { storage: LogStorage; shards: ShardRuntime[]; metrics: 
       res.set('Content-Type', d.metrics.registry.contentType).send(await d.metrics.registry.metrics());
     } catch (err) {
       next(err);
+    }
+  });
+  // /livez: the process answers (liveness). /readyz: the database answers too (readiness
+  // of front ends and read servers, which can serve while the sequencer is away).
+  // /healthz: also every active shard has a fresh STH (the sequencer's health; paging).
+  app.get('/livez', (_req, res) => sendJson(res, 200, { ok: true }));
+  app.get('/readyz', async (_req, res) => {
+    try {
+      await d.storage.listShards();
+      sendJson(res, 200, { ok: true });
+    } catch (err) {
+      sendJson(res, 503, { ok: false, error: `database: ${(err as Error).message}` });
     }
   });
   app.get('/healthz', async (_req, res) => {

@@ -39,6 +39,10 @@ export interface LogConfig {
   /** Free text for the log list: who runs the log. */
   readonly operator: string;
   readonly shards: readonly ShardConfig[];
+  /** Per-client (IP + User-Agent) limit on add-chain/add-pre-chain; undefined = off. Redis-backed when Redis is configured. */
+  readonly rateLimit: { readonly perSecond: number; readonly burst: number } | undefined;
+  /** Take the client IP from X-Forwarded-For (behind a trusted proxy or ingress only). */
+  readonly trustForwardedFor: boolean;
   /** Where the file was read from. */
   readonly file: string;
 }
@@ -94,7 +98,25 @@ export function parseConfig(doc: unknown, ctx: { file: string; dataDir: string; 
   for (const k of Object.keys(top)) if (!['log', 'defaults', 'shards'].includes(k)) fail(k, 'unknown top-level field; expected log, defaults or shards');
   const log = (top.log ?? {}) as Obj;
   if (!isObj(log)) fail('log', 'must be a mapping');
+  for (const k of Object.keys(log)) {
+    if (!['base_url', 'operator', 'rate_limit', 'trust_forwarded_for'].includes(k)) fail(`log.${k}`, 'unknown field; expected base_url, operator, rate_limit or trust_forwarded_for');
+  }
   const baseUrl = String(log.base_url ?? 'http://127.0.0.1:6962').replace(/\/+$/, '');
+  let rateLimit: LogConfig['rateLimit'];
+  if (log.rate_limit !== undefined && log.rate_limit !== null) {
+    const rl = log.rate_limit as Obj;
+    const num = (f: string, dflt?: number): number => {
+      const v = rl[f] ?? dflt;
+      if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) fail(`log.rate_limit.${f}`, `must be a positive number (got ${JSON.stringify(v)})`);
+      return v as number;
+    };
+    if (!isObj(rl)) fail('log.rate_limit', 'must be a mapping like { per_second: 50, burst: 200 }');
+    for (const k of Object.keys(rl)) if (!['per_second', 'burst'].includes(k)) fail(`log.rate_limit.${k}`, 'unknown field; expected per_second or burst');
+    const perSecond = num('per_second');
+    rateLimit = Object.freeze({ perSecond, burst: num('burst', perSecond) });
+  }
+  const trustForwardedFor = log.trust_forwarded_for ?? false;
+  if (typeof trustForwardedFor !== 'boolean') fail('log.trust_forwarded_for', 'must be true or false');
   try {
     const u = new URL(baseUrl);
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
@@ -173,5 +195,12 @@ export function parseConfig(doc: unknown, ctx: { file: string; dataDir: string; 
       seen.set(k, s.name);
     }
   }
-  return Object.freeze({ baseUrl, operator: String(log.operator ?? 'ctlog operator'), shards: Object.freeze(shards), file: ctx.file });
+  return Object.freeze({
+    baseUrl,
+    operator: String(log.operator ?? 'ctlog operator'),
+    shards: Object.freeze(shards),
+    rateLimit,
+    trustForwardedFor: trustForwardedFor as boolean,
+    file: ctx.file,
+  });
 }

@@ -2,11 +2,7 @@
 // arrive together; one `leaf_hash IN (...)` query answers all that queued while the previous
 // query ran, so the database sees one round trip per batch instead of one per request
 // (PERFORMANCE.md: a round trip per request caps a process at a few thousand/s).
-//
-// This is a read of the `entries` table outside LogStorage: it belongs there, as a batched
-// sibling of findByLeafHash, and should move when that method exists.
 import type { LogStorage } from '../storage/log-storage.js';
-import { toIndex } from '../storage/log-storage.js';
 import { hex } from '../util/bytes.js';
 
 /** Most hashes per query: far below any placeholder or packet limit. */
@@ -53,15 +49,7 @@ export class LeafIndexBatcher {
     this.#running = false;
   }
 
-  async #query(batch: Waiting[]): Promise<Map<string, number>> {
-    const hashes = batch.map((w) => Buffer.from(w.hash.buffer, w.hash.byteOffset, w.hash.byteLength));
-    const rows = await this.storage
-      .knex('entries')
-      .where('shard_id', this.shardId)
-      .whereIn('leaf_hash', hashes)
-      .select('idx', 'leaf_hash');
-    const out = new Map<string, number>();
-    for (const r of rows as Array<{ idx: unknown; leaf_hash: Uint8Array }>) out.set(hex(r.leaf_hash), toIndex(r.idx, 'entries.idx'));
-    return out;
+  #query(batch: Waiting[]): Promise<Map<string, number>> {
+    return this.storage.findIndexesByLeafHashes(this.shardId, batch.map((w) => w.hash));
   }
 }

@@ -252,6 +252,19 @@ export class LogStorage {
     return row ? rowToEntry(row) : undefined;
   }
 
+  /** Indexes of the entries with these leaf hashes (hex keys); one query per 500 hashes. Absent hashes are absent. */
+  async findIndexesByLeafHashes(shardId: number, leafHashes: Uint8Array[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (let i = 0; i < leafHashes.length; i += INSERT_CHUNK) {
+      const rows = await this.knex('entries')
+        .where('shard_id', shardId)
+        .whereIn('leaf_hash', leafHashes.slice(i, i + INSERT_CHUNK).map(buf))
+        .select('idx', 'leaf_hash');
+      for (const r of rows) out.set(Buffer.from(r.leaf_hash as Uint8Array).toString('hex'), toIndex(r.idx, 'entries.idx'));
+    }
+    return out;
+  }
+
   /** Entries already logged under these dedup identities, keyed by hex identity; one query. */
   async findByIdentities(shardId: number, identities: Uint8Array[]): Promise<Map<string, { idx: number; timestamp: number }>> {
     const out = new Map<string, { idx: number; timestamp: number }>();

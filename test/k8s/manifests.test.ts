@@ -180,7 +180,7 @@ describe('k8s manifests', () => {
         for (const name of ['ctlog-ctfe', 'ctlog-read']) assert.notEqual(deployment(r.docs, name).spec.strategy?.type, 'Recreate');
       });
 
-      test('every container has probes on /healthz, sane resources and a hardened securityContext', () => {
+      test('every container has probes (the sequencer on /healthz, front ends and read servers on /livez and /readyz), sane resources and a hardened securityContext', () => {
         for (const w of workloads(r.docs)) {
           const spec = podSpec(w);
           assert.equal(spec.securityContext?.runAsNonRoot, true, `${w.metadata.name}: runAsNonRoot`);
@@ -189,8 +189,14 @@ describe('k8s manifests', () => {
           for (const c of containersOf(w)) {
             const at = `${w.metadata.name}/${c.name}`;
             if (w.kind === 'Deployment') {
+              // A stale STH restarts the sequencer (a restart recovers), but must not take the
+              // read servers and front ends out of service.
+              const sequencer = w.metadata.name === 'ctlog-sequencer';
+              const want: Record<string, string> = sequencer
+                ? { readinessProbe: '/healthz', livenessProbe: '/healthz', startupProbe: '/healthz' }
+                : { readinessProbe: '/readyz', livenessProbe: '/livez', startupProbe: '/livez' };
               for (const probe of ['readinessProbe', 'livenessProbe', 'startupProbe']) {
-                assert.equal(c[probe]?.httpGet?.path, '/healthz', `${at}: ${probe}`);
+                assert.equal(c[probe]?.httpGet?.path, want[probe], `${at}: ${probe}`);
                 assert.ok(c.ports.some((p: Obj) => p.name === c[probe].httpGet.port), `${at}: ${probe} port`);
               }
             }
@@ -291,8 +297,8 @@ describe('k8s manifests', () => {
         assert.equal(catchAll.svc, 'ctlog-read');
         assert.ok(catchAll.ing.metadata.annotations['nginx.ingress.kubernetes.io/proxy-body-size'], 'read body size limit');
         for (const x of routes) assert.ok(['ctlog-ctfe', 'ctlog-read'].includes(x.svc), `${x.path} routes to ${x.svc}`);
-        const internal = routes.filter((x) => x.path === '/metrics' || x.path === '/healthz');
-        assert.equal(internal.length, 2);
+        const internal = routes.filter((x) => ['/metrics', '/healthz', '/readyz', '/livez'].includes(x.path));
+        assert.equal(internal.length, 4);
         for (const x of internal) assert.equal(x.ing.metadata.annotations['nginx.ingress.kubernetes.io/denylist-source-range'], '0.0.0.0/0,::/0');
       });
     });

@@ -5,7 +5,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Redis } from 'ioredis';
+import { deletePrefix } from '../src/queue/delete-prefix.js';
 import { loadSigner } from '../src/config/key-file.js';
 import { writeKeyFile } from '../src/bin/keys.js';
 import { dropMysqlDatabase, ensureMysqlDatabase, migrate, openDatabase } from '../src/storage/database.js';
@@ -74,14 +74,7 @@ export async function benchEnv(shardYaml: Record<string, unknown> = {}): Promise
       for (const c of children) c.kill('SIGKILL');
       await storage.knex.destroy();
       await dropMysqlDatabase(dbUrl);
-      const r = new Redis(REDIS_URL);
-      let cursor = '0';
-      do {
-        const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length) await r.del(...keys);
-      } while (cursor !== '0');
-      r.disconnect();
+      await deletePrefix(REDIS_URL, prefix);
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -4,7 +4,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import { deletePrefix } from '../../src/queue/delete-prefix.js';
 import { dropMysqlDatabase, ensureMysqlDatabase, migrate, openDatabase } from '../../src/storage/database.js';
 import { LogStorage } from '../../src/storage/log-storage.js';
 import { generateLogKey } from '../../src/signing/index.js';
@@ -59,17 +59,7 @@ export function freshPrefix(): { prefix: string; delete(): Promise<void> } {
   return {
     prefix,
     async delete() {
-      const r = new Redis(REDIS_URL);
-      try {
-        let cursor = '0';
-        do {
-          const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-          cursor = next;
-          if (keys.length) await r.del(...keys);
-        } while (cursor !== '0');
-      } finally {
-        r.disconnect();
-      }
+      await deletePrefix(REDIS_URL, prefix);
     },
   };
 }

@@ -11,6 +11,7 @@ import { Agent, request } from 'node:http';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { issue, type Issuer as CaIssuer } from '../src/cli/cert-factory.js';
 import { leafHash } from '../src/merkle/index.js';
+import type { Issuer as QueueIssuer, Submission } from '../src/queue/submission.js';
 import { verifySct } from '../src/signing/index.js';
 import { decodeCtExtensions, encodeMerkleTreeLeaf, sctFromJson } from '../src/tls/index.js';
 import { b64 } from '../src/util/bytes.js';
@@ -29,23 +30,46 @@ export interface Progress {
 }
 
 /**
- * Runs `job` in a worker thread that loads this file through tsx. Resolves with the job's
- * result; `onProgress` sees the worker's progress messages.
+ * Starts one worker thread per job (each loads this file through tsx) and resolves once all
+ * of them are loaded and idle, so start-up CPU and time stay out of what is measured.
+ * `go()` then starts every job and resolves with their results in job order; `onProgress`
+ * sees progress messages with the index of the job that sent them.
  */
-export function runWorker<T>(job: Job, onProgress?: (p: Progress) => void): Promise<T> {
+export async function prepareWorkers<T>(jobs: Job[], onProgress?: (w: number, p: Progress) => void): Promise<{ go(late?: Record<string, unknown>): Promise<T[]> }> {
   const src = `import(${JSON.stringify(TSX_API)}).then((m) => { m.register(); return import(${JSON.stringify(import.meta.url)}); })`;
-  const w = new Worker(src, { eval: true, workerData: job });
-  return new Promise<T>((resolve, reject) => {
-    w.on('message', (m: { progress?: Progress; result?: T }) => {
-      if (m.progress) onProgress?.(m.progress);
-      else resolve(m.result as T);
+  const started = jobs.map((job, w) => {
+    const worker = new Worker(src, { eval: true, workerData: job });
+    let ready!: () => void;
+    const isReady = new Promise<void>((r) => (ready = r));
+    const result = new Promise<T>((resolve, reject) => {
+      worker.on('message', (m: { ready?: true; progress?: Progress; result?: T }) => {
+        if (m.ready) ready();
+        else if (m.progress) onProgress?.(w, m.progress);
+        else resolve(m.result as T);
+      });
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`worker ${job.job} exited with ${code} before answering`)));
     });
-    w.once('error', reject);
-    w.once('exit', (code) => reject(new Error(`worker ${job.job} exited with ${code} before answering`)));
+    result.catch(() => {}); // surfaced by go(); a failure before go() must not be unhandled
+    return { worker, isReady: Promise.race([isReady, result.then(() => {})]), result };
   });
+  await Promise.all(started.map((s) => s.isReady));
+  return {
+    /** Starts every job; `late` fields (e.g. an open loop's start time) are set on each job first. */
+    go(late = {}) {
+      for (const s of started) s.worker.postMessage(late);
+      return Promise.all(started.map((s) => s.result));
+    },
+  };
 }
 
-export type Job = GenJob | OpenLoopJob | ClosedLoopJob | VerifyJob;
+/** Runs one job in a worker thread and resolves with its result. */
+export async function runWorker<T>(job: Job, onProgress?: (p: Progress) => void): Promise<T> {
+  const [r] = await (await prepareWorkers<T>([job], (_, p) => onProgress?.(p))).go();
+  return r!;
+}
+
+export type Job = SubsJob | GenJob | OpenLoopJob | ClosedLoopJob | VerifyJob;
 
 // ---------------------------------------------------------------- chain generation
 
@@ -78,6 +102,49 @@ function genBodies(j: GenJob): string[] {
     out.push(JSON.stringify({ chain: chain.map(b64) }));
   }
   return out;
+}
+
+/**
+ * Makes `count` validated submissions (what a CTFE hands the sequencer) from real chains:
+ * even ones certificates, odd ones precertificates, every other precertificate through a PSC.
+ */
+export interface SubsJob {
+  job: 'subs';
+  count: number;
+  rootDer: Uint8Array;
+  intermediateDer: Uint8Array;
+  intermediateKeyPem: string;
+  leafSpki: Uint8Array;
+  notBefore: number;
+  notAfter: number;
+}
+
+export interface GeneratedSubmissions {
+  subs: Submission[];
+  /** Every chain certificate the submissions cite, once. */
+  issuers: QueueIssuer[];
+}
+
+function genSubmissions(j: SubsJob): GeneratedSubmissions {
+  const c = parseCertificate(j.intermediateDer);
+  const intermediate: CaIssuer = { der: j.intermediateDer, key: createPrivateKey(j.intermediateKeyPem), subject: c.subject, spki: c.spki };
+  const leafKey = createPublicKey({ key: Buffer.from(j.leafSpki), format: 'der', type: 'spki' });
+  const psc = issue(intermediate, { cn: 'ctlog bench Precertificate Signing', ca: true, psc: true, notBefore: j.notBefore, notAfter: j.notAfter + 86400_000 });
+  const roots = RootStore.fromCerts([j.rootDer]);
+  const keys = new PublicKeyCache();
+  const policy = { roots, notAfterStart: 0, notAfterLimit: Date.parse('2100-01-01T00:00:00Z'), now: j.notBefore };
+  const issuers = new Map<string, QueueIssuer>();
+  const subs: Submission[] = [];
+  for (let i = 0; i < j.count; i++) {
+    const kind = i % 2 === 0 ? 'x509' : 'precert';
+    const viaPsc = i % 4 === 3;
+    const cn = `${randomBytes(8).toString('hex')}.bench.example`;
+    const leaf = issue(viaPsc ? psc : intermediate, { cn, notBefore: j.notBefore, notAfter: j.notAfter, precert: kind === 'precert', publicKey: leafKey });
+    const v = validateChain(kind, viaPsc ? [leaf.der, psc.der, intermediate.der] : [leaf.der, intermediate.der], policy, keys);
+    for (const x of v.chain) issuers.set(b64(x.fingerprint), { fingerprint: x.fingerprint, der: x.der });
+    subs.push({ identity: v.identity, entry: v.entry, cert: v.leaf.der, chain: v.chain.map((x) => x.fingerprint) });
+  }
+  return { subs, issuers: [...issuers.values()] };
 }
 
 // ---------------------------------------------------------------- open-loop driver
@@ -282,6 +349,11 @@ export class CpuWatch {
 
   private sample(): Map<string, number> {
     const m = new Map<string, number>();
+    // /proc/stat "cpu" line: user nice system idle iowait irq softirq steal (all cores, in ticks).
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    m.set('whole machine busy (every tenant)', (f[0]! + f[1]! + f[2]! + f[5]! + f[6]!) / TICKS);
+    m.set('whole machine idle + iowait', (f[3]! + f[4]!) / TICKS);
+    m.set('whole machine steal (hypervisor)', (f[7] ?? 0) / TICKS);
     for (const [name, pids] of Object.entries(this.groups)) m.set(name, pids.reduce((a, p) => a + cpuSeconds(p), 0));
     const u = process.cpuUsage();
     m.set('load generator (this process)', (u.user + u.system) / 1e6);
@@ -308,8 +380,10 @@ export const sha256 = (b: Uint8Array): Uint8Array => new Uint8Array(createHash('
 
 if (!isMainThread && workerData && typeof (workerData as Job).job === 'string') {
   const j = workerData as Job;
+  parentPort!.postMessage({ ready: true });
+  Object.assign(j, await new Promise<Record<string, unknown>>((go) => parentPort!.once('message', go)));
   const result =
-    j.job === 'gen' ? genBodies(j) : j.job === 'open' ? await openLoop(j) : j.job === 'closed' ? await closedLoop(j) : verifyScts(j);
+    j.job === 'subs' ? genSubmissions(j) : j.job === 'gen' ? genBodies(j) : j.job === 'open' ? await openLoop(j) : j.job === 'closed' ? await closedLoop(j) : verifyScts(j);
   parentPort!.postMessage({ result });
   // Let the message flush, then end even if keep-alive sockets linger.
   setTimeout(() => process.exit(0), 50).unref();

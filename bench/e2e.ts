@@ -13,7 +13,7 @@ import { EMPTY_ROOT, nodeHash } from '../src/merkle/index.js';
 import { verifySth } from '../src/signing/index.js';
 import { equal } from '../src/util/bytes.js';
 import { benchEnv } from './_harness.js';
-import { CpuWatch, nowMs, runWorker, servicePids, type OpenLoopResult, type Progress, type VerifiedSct } from './_load.js';
+import { CpuWatch, nowMs, prepareWorkers, runWorker, servicePids, type OpenLoopResult, type Progress, type VerifiedSct } from './_load.js';
 import { percentile, printTable, type Row } from './table.js';
 
 const RATE = Number(process.argv[2] ?? 2300);
@@ -51,22 +51,19 @@ async function generate(n: number): Promise<string[]> {
 }
 
 /** Open-loop load: bodies[i] is due at startAt + i / rate seconds, spread over LOADERS threads. */
-async function load(url: string, bodies: string[], rate: number, onProgress: (p: Progress) => void): Promise<{ results: OpenLoopResult[]; startAt: number }> {
-  const startAt = nowMs() + 300;
+async function load(url: string, bodies: string[], rate: number, onProgress: (p: Progress) => void, beforeStart = () => {}): Promise<{ results: OpenLoopResult[]; startAt: number }> {
   const last: Progress[] = Array.from({ length: LOADERS }, () => ({ sent: 0, done: 0 }));
-  const results = await Promise.all(
-    Array.from({ length: LOADERS }, (_, w) => {
-      const ids = bodies.map((_, i) => i).filter((i) => i % LOADERS === w);
-      return runWorker<OpenLoopResult>(
-        { job: 'open', url, bodies: ids.map((i) => bodies[i]!), ids, startAt, intervalMs: 1000 / rate, sockets: SOCKETS, timeoutMs: CLIENT_TIMEOUT_MS },
-        (p) => {
-          last[w] = p;
-          onProgress(last.reduce((a, b) => ({ sent: a.sent + b.sent, done: a.done + b.done }), { sent: 0, done: 0 }));
-        },
-      );
-    }),
-  );
-  return { results, startAt };
+  const jobs = Array.from({ length: LOADERS }, (_, w) => {
+    const ids = bodies.map((_, i) => i).filter((i) => i % LOADERS === w);
+    return { job: 'open' as const, url, bodies: ids.map((i) => bodies[i]!), ids, startAt: 0, intervalMs: 1000 / rate, sockets: SOCKETS, timeoutMs: CLIENT_TIMEOUT_MS };
+  });
+  const workers = await prepareWorkers<OpenLoopResult>(jobs, (w, p) => {
+    last[w] = p;
+    onProgress(last.reduce((a, b) => ({ sent: a.sent + b.sent, done: a.done + b.done }), { sent: 0, done: 0 }));
+  });
+  beforeStart();
+  const startAt = nowMs() + 20;
+  return { results: await workers.go({ startAt }), startAt };
 }
 
 /** RFC 6962 §2.1 MTH over leaf hashes in order, with a stack of perfect subtrees. */
@@ -103,15 +100,17 @@ try {
   const warmRun = await load(url, warm, 200, () => {});
 
   const cpu = new CpuWatch({ ctfe: [ctfe.child.pid!], sequencer: [seq.child.pid!], ...servicePids() });
-  cpu.begin();
   let lastLog = 0;
-  const run0 = nowMs();
+  let run0 = nowMs();
   log(`e2e: ${TOTAL.toLocaleString('en-US')} submissions open-loop at ${RATE}/s for ${SECONDS} s`);
   const run = await load(url, bodies, RATE, (p) => {
     const now = nowMs();
     if (now - lastLog < 5000) return;
     lastLog = now;
     log(`e2e: ${((now - run0) / 1000).toFixed(0)} s: sent ${p.sent.toLocaleString('en-US')}, answered ${p.done.toLocaleString('en-US')}, in flight ${(p.sent - p.done).toLocaleString('en-US')}`);
+  }, () => {
+    cpu.begin();
+    run0 = nowMs();
   });
   const ended = nowMs();
   const used = cpu.end();

@@ -73,16 +73,17 @@ export class ProcessGroup {
 
   /** Stops every child still running: SIGTERM, then SIGKILL after graceMs. Never throws. */
   async stop(graceMs = 5_000): Promise<void> {
-    await Promise.all(
-      [...this.children].map(async (c) => {
-        if (c.proc.exitCode !== null || c.proc.signalCode !== null) return;
-        c.proc.kill('SIGTERM');
-        const timer = setTimeout(() => c.proc.kill('SIGKILL'), graceMs);
-        await c.exited;
-        clearTimeout(timer);
-      }),
-    );
+    await Promise.all([...this.children].map((c) => stopChild(c, graceMs)));
   }
+}
+
+/** Stops one child: SIGTERM, then SIGKILL after graceMs; resolves once it has exited. */
+export async function stopChild(c: Child, graceMs = 5_000): Promise<void> {
+  if (c.proc.exitCode !== null || c.proc.signalCode !== null) return;
+  c.proc.kill('SIGTERM');
+  const timer = setTimeout(() => c.proc.kill('SIGKILL'), graceMs);
+  await c.exited;
+  clearTimeout(timer);
 }
 
 /** A free TCP port on 127.0.0.1 (for configs that must name their own URL, e.g. log.base_url). */

@@ -12,11 +12,11 @@ export function buildLogList(config: LogConfig, records: ShardRecord[], now: num
   const logs = config.shards.flatMap((s) => {
     const r = byName.get(s.name);
     if (!r) return [];
-    const since = iso(r.head.timestamp);
+    // usable since the shard was created; read-only as of its latest tree head.
     const state =
       s.state === 'active' && r.state === 'active'
-        ? { usable: { timestamp: since } }
-        : { readonly: { timestamp: since, final_tree_head: { sha256_root_hash: b64(r.head.rootHash), tree_size: r.head.treeSize } } };
+        ? { usable: { timestamp: iso(r.createdAt) } }
+        : { readonly: { timestamp: iso(r.head.timestamp), final_tree_head: { sha256_root_hash: b64(r.head.rootHash), tree_size: r.head.treeSize } } };
     const url = `${config.baseUrl}${s.prefix}/`;
     const common = {
       description: `ctlog ${s.name}`,

@@ -53,6 +53,10 @@ export class BullSubmissionQueue implements SubmissionQueue {
     if (!q) {
       const queue = new Queue(queueName(shard), { connection: this.connection, prefix: this.prefix });
       const events = new QueueEvents(queueName(shard), { connection: this.connection, prefix: this.prefix });
+      // Every batch in flight waits on these emitters (waitUntilFinished adds listeners for
+      // the job's events and for closing): hundreds at once is normal, not a leak.
+      queue.setMaxListeners(0);
+      events.setMaxListeners(0);
       const ready = events.waitUntilReady();
       const batcher = new MicroBatcher(async (subs, issuers) => {
         await ready;

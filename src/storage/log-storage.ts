@@ -24,6 +24,8 @@ export interface ShardRecord {
   publicKey: Uint8Array;
   state: ShardState;
   head: TreeHead;
+  /** When the shard was created (ms since epoch). */
+  createdAt: number;
 }
 
 /** One leaf as stored; the MerkleTreeLeaf is rebuilt from these fields exactly. */
@@ -101,6 +103,7 @@ function rowToShard(r: Record<string, unknown>): ShardRecord {
       rootHash: r.root_hash as Uint8Array,
       signature: r.sth_signature as Uint8Array,
     },
+    createdAt: toIndex(r.created_at, 'shards.created_at'),
   };
 }
 

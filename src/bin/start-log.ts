@@ -17,7 +17,7 @@ import type { SubmissionConsumer, SubmissionQueue } from '../queue/queue.js';
 import { createReader } from '../read/index.js';
 import { startSequencers, type SequencerService } from '../sequencer/sequencer-service.js';
 import { ensureMysqlDatabase, migrate, openDatabase } from '../storage/database.js';
-import { LogStorage } from '../storage/log-storage.js';
+import { LogStorage, bytesPerEntry } from '../storage/log-storage.js';
 import { notFound } from '../util/errors.js';
 import { ensureKeys } from './keys.js';
 
@@ -107,6 +107,19 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
         },
       });
       closers.push(() => sequencers!.close());
+      // Bytes per entry is a headline figure: sample it for /metrics every 10 minutes
+      // (information_schema is itself refreshed by InnoDB's background statistics).
+      const sample = () =>
+        bytesPerEntry(storage).then(
+          (b) => {
+            if (b !== undefined) for (const s of config.shards) metrics.entryBytes.set({ shard: s.name }, b);
+          },
+          (err) => log.warn("couldn't sample bytes per entry", { err }),
+        );
+      void sample();
+      const sampler = setInterval(() => void sample(), 600_000);
+      sampler.unref();
+      closers.push(() => clearInterval(sampler));
     } else if (consumer) {
       closers.push(() => consumer!.close());
     }

@@ -64,7 +64,7 @@ export class Metrics {
   });
   readonly entryBytes = new Gauge({
     name: 'ctlog_database_bytes_per_entry_bytes',
-    help: 'Database data + index bytes per entry (MariaDB information_schema), sampled.',
+    help: 'Database data + index bytes per entry, all log tables over all shards (MariaDB information_schema), sampled every 10 minutes by the sequencer.',
     labelNames: ['shard'] as const,
     registers: [this.registry],
   });

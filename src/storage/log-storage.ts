@@ -314,9 +314,9 @@ export class LogStorage {
   }
 
   /** MariaDB data + index bytes of the log tables (information_schema), for bytes-per-entry figures. */
-  async tableBytes(): Promise<Record<string, { data: number; index: number; rows: number }>> {
+  async tableBytes(opts: { analyze?: boolean } = { analyze: true }): Promise<Record<string, { data: number; index: number; rows: number }>> {
     if (this.dialect !== 'mysql') throw new CtError(400, 'unsupported', 'table sizes are measured on MariaDB only');
-    await this.knex.raw('ANALYZE TABLE entries, issuers, tiles, tree_heads, shards');
+    if (opts.analyze) await this.knex.raw('ANALYZE TABLE entries, issuers, tiles, tree_heads, shards');
     const [rows] = (await this.knex.raw(
       'SELECT table_name AS t, data_length AS d, index_length AS i, table_rows AS r FROM information_schema.tables WHERE table_schema = DATABASE()',
     )) as [Array<{ t: string; d: number; i: number; r: number }>];
@@ -324,6 +324,16 @@ export class LogStorage {
     for (const r of rows) out[r.t] = { data: Number(r.d), index: Number(r.i), rows: Number(r.r) };
     return out;
   }
+}
+
+/** Data + index bytes of all log tables over the number of entries (MariaDB), or undefined. */
+export async function bytesPerEntry(storage: LogStorage): Promise<number | undefined> {
+  if (storage.dialect !== 'mysql') return undefined;
+  const sizes = await storage.tableBytes({ analyze: false });
+  const total = ['entries', 'tiles', 'issuers', 'tree_heads', 'shards'].reduce((a, t) => a + (sizes[t]?.data ?? 0) + (sizes[t]?.index ?? 0), 0);
+  const shards = await storage.listShards();
+  const entries = shards.reduce((a, s) => a + s.head.treeSize, 0);
+  return entries > 0 ? total / entries : undefined;
 }
 
 /**

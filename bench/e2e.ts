@@ -1,4 +1,4 @@
-// `npm run bench -- e2e [rate=2300] [seconds=60]`: open-loop add-pre-chain load over HTTP
+// `npm run bench -- e2e [rate=2400] [seconds=60]`: open-loop add-pre-chain load over HTTP
 // against a `ctlog ctfe` and a `ctlog sequencer` process (MariaDB + Redis), all on this box.
 // Requests leave at fixed intervals whatever the answers; SCT latency is measured from the
 // scheduled send time. Afterwards EVERY SCT received is checked against the database: its
@@ -16,7 +16,10 @@ import { benchEnv } from './_harness.js';
 import { CpuWatch, nowMs, prepareWorkers, runWorker, servicePids, type OpenLoopResult, type Progress, type VerifiedSct } from './_load.js';
 import { percentile, printTable, type Row } from './table.js';
 
-const RATE = Number(process.argv[2] ?? 2300);
+// Throughput counted until the last answer is always a little under the offered rate (the
+// last answers arrive after the last send), so the default offers 4 % more than the 2,300/s
+// target: the target is met only if the log keeps up with more than it.
+const RATE = Number(process.argv[2] ?? 2400);
 const SECONDS = Number(process.argv[3] ?? 60);
 const TOTAL = Math.round(RATE * SECONDS);
 const WARMUP = Math.min(500, Math.max(50, Math.round(RATE / 4)));

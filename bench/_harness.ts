@@ -57,7 +57,8 @@ export async function benchEnv(shardYaml: Record<string, unknown> = {}): Promise
     spawnCtlog(args, listen = '127.0.0.1:0') {
       const child = spawn(
         process.execPath,
-        [join(ROOT, 'bin', 'ctlog.mjs'), ...args, '--config', configFile, '--data', dir, '--database', dbUrl, '--redis', REDIS_URL, '--redis-prefix', prefix, '--listen', listen],
+        // CTLOG_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the children.
+        [...(process.env.CTLOG_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), join(ROOT, 'bin', 'ctlog.mjs'), ...args, '--config', configFile, '--data', dir, '--database', dbUrl, '--redis', REDIS_URL, '--redis-prefix', prefix, '--listen', listen],
         { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CTLOG_LOG_LEVEL: 'warn' } },
       );
       children.push(child);
@@ -71,7 +72,21 @@ export async function benchEnv(shardYaml: Record<string, unknown> = {}): Promise
       });
     },
     async cleanup() {
-      for (const c of children) c.kill('SIGKILL');
+      // SIGTERM first (a clean shutdown, and profiles get written), SIGKILL after 5 s.
+      await Promise.all(
+        children.map(
+          (c) =>
+            new Promise<void>((res) => {
+              if (c.exitCode !== null || c.signalCode !== null) return res();
+              const t = setTimeout(() => c.kill('SIGKILL'), 5000);
+              c.once('exit', () => {
+                clearTimeout(t);
+                res();
+              });
+              c.kill('SIGTERM');
+            }),
+        ),
+      );
       await storage.knex.destroy();
       await dropMysqlDatabase(dbUrl);
       await deletePrefix(REDIS_URL, prefix);

@@ -111,7 +111,13 @@ function parse(der: Uint8Array): ParsedCert {
     signatureAlgorithm: decodeOid(valueOf(der, oidT)),
     signature: der.subarray(sigT.valueStart + 1, sigT.end),
     isCA: false,
-    fingerprint: plain(hash('sha256', der, 'buffer')),
+    // Computed on first use: the read path parses every stored precertificate to rebuild
+    // its leaf and never needs the leaf's own fingerprint.
+    get fingerprint(): Uint8Array {
+      const fp = plain(hash('sha256', der, 'buffer'));
+      Object.defineProperty(this, 'fingerprint', { value: fp, enumerable: true });
+      return fp;
+    },
   };
   if (oidT.end < algT.end) out.signatureAlgorithmParams = der.subarray(oidT.end, algT.end);
   if (fields.extensions) readExtensions(der, fields.extensions, out);

@@ -72,8 +72,22 @@ export function precertTbs(
   parts.push(tbs.subarray(wrapper.end));
   return {
     tbs: encodeTlv(TAG_SEQUENCE, ...parts),
-    issuerKeyHash: new Uint8Array(createHash('sha256').update(realIssuer.spki).digest()),
+    issuerKeyHash: issuerKeyHash(realIssuer),
   };
+}
+
+// Issuers are few and long-lived (the read path rebuilds every stored precertificate's leaf
+// with the same handful of parsed issuers): their key hashes are computed once.
+const keyHashes = new WeakMap<ParsedCert, Uint8Array>();
+
+/** issuer_key_hash (RFC 6962 §3.2): SHA-256 of the issuer's SubjectPublicKeyInfo. */
+function issuerKeyHash(issuer: ParsedCert): Uint8Array {
+  let h = keyHashes.get(issuer);
+  if (!h) {
+    h = new Uint8Array(createHash('sha256').update(issuer.spki).digest());
+    keyHashes.set(issuer, h);
+  }
+  return h;
 }
 
 // Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }:

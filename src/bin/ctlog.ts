@@ -80,9 +80,13 @@ async function serveCommand(roles: Role[], o: CommonOptions): Promise<void> {
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
-  if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') {
+  if (!cmd) {
+    process.stderr.write(USAGE);
+    return 2;
+  }
+  if (cmd === 'help' || cmd === '--help' || cmd === '-h') {
     process.stdout.write(USAGE);
-    return cmd ? 0 : 2;
+    return 0;
   }
   const o = parseCommon(rest);
   switch (cmd) {

@@ -1,0 +1,129 @@
+// The operator commands as an operator runs them: `ctlog keygen`, `shard create`, `shard
+// status`, `loglist`, `demo-chain`, and the exit codes and messages of mistakes.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createHash, createPublicKey } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { PublicKeyCache, RootStore, validateChain } from '../../src/x509/index.js';
+
+const REPO = join(import.meta.dirname, '../..');
+const run = promisify(execFile);
+
+async function ctlog(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [join(REPO, 'bin/ctlog.mjs'), ...args], { cwd: dir, env: { ...process.env, CTLOG_LOG_LEVEL: 'warn' } });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+let dir: string;
+let config: string;
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'ctlog-cli-'));
+  config = join(dir, 'shards.yaml');
+  writeFileSync(
+    config,
+    `log:\n  base_url: https://ct.example.org\n  operator: Example CT\nshards:\n` +
+      `  - { name: t2027h1, not_after_start: 2027-01-01T00:00:00Z, not_after_limit: 2027-07-01T00:00:00Z, roots: ${join(REPO, 'demo/demo-root.pem')} }\n` +
+      `  - { name: t2027h2, not_after_start: 2027-07-01T00:00:00Z, not_after_limit: 2028-01-01T00:00:00Z, roots: ${join(REPO, 'demo/demo-root.pem')}, state: read-only }\n`,
+  );
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('ctlog operator commands', () => {
+  let logId = '';
+
+  test('keygen writes a P-256 key with mode 0600 and prints its log id', async () => {
+    const out = join(dir, 'data/keys/t2027h1.pem');
+    const r = await ctlog('keygen', '--out', out);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(statSync(out).mode & 0o777, 0o600);
+    const spki = createPublicKey(readFileSync(out, 'utf8')).export({ type: 'spki', format: 'der' });
+    logId = createHash('sha256').update(spki).digest('base64');
+    assert.match(r.stdout, new RegExp(`log id ${logId.replace(/[+/]/g, '\\$&')}`));
+    const again = await ctlog('keygen', '--out', out);
+    assert.notEqual(again.code, 0, 'refuses to overwrite a key');
+    assert.match(again.stderr, /refusing to overwrite/);
+  });
+
+  test('shard create is explicit, once, and needs the key', async () => {
+    const r = await ctlog('shard', 'create', 't2027h1', '--config', config, '--data', join(dir, 'data'));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /created shard t2027h1/);
+    const twice = await ctlog('shard', 'create', 't2027h1', '--config', config, '--data', join(dir, 'data'));
+    assert.notEqual(twice.code, 0);
+    assert.match(twice.stderr, /already exists/);
+    const noKey = await ctlog('shard', 'create', 't2027h2', '--config', config, '--data', join(dir, 'data'));
+    assert.equal(noKey.code, 2);
+    assert.match(noKey.stderr, /key file .*t2027h2\.pem does not exist; make one with `ctlog keygen/);
+  });
+
+  test('shard status lists every configured shard', async () => {
+    const r = await ctlog('shard', 'status', '--config', config, '--data', join(dir, 'data'));
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    assert.match(lines[0]!, /^NAME\s+STATE\s+TREE SIZE\s+STH AGE\s+NOT AFTER\s+PREFIX$/);
+    assert.match(lines[1]!, /^t2027h1\s+active\s+0\s+\d+s\s+2027-01-01\.\.2027-07-01\s+\/t2027h1$/);
+    assert.match(lines[2]!, /^t2027h2\s+not created/);
+  });
+
+  test('loglist prints the created shards in the v3 log list schema', async () => {
+    const r = await ctlog('loglist', '--config', config, '--data', join(dir, 'data'));
+    assert.equal(r.code, 0, r.stderr);
+    const list = JSON.parse(r.stdout);
+    assert.equal(typeof list.version, 'string');
+    assert.match(list.log_list_timestamp, /^\d{4}-\d\d-\d\dT/);
+    const op = list.operators[0];
+    assert.equal(op.name, 'Example CT');
+    assert.equal(op.logs.length, 1, 'only shards that exist in the database');
+    const log = op.logs[0];
+    assert.equal(log.log_id, logId);
+    assert.equal(createHash('sha256').update(Buffer.from(log.key, 'base64')).digest('base64'), logId, 'key hashes to log_id');
+    assert.equal(log.url, 'https://ct.example.org/t2027h1/');
+    assert.equal(log.mmd, 86400);
+    assert.ok(log.state.usable.timestamp);
+    assert.deepEqual(log.temporal_interval, { start_inclusive: '2027-01-01T00:00:00Z', end_exclusive: '2027-07-01T00:00:00Z' });
+    const tiled = JSON.parse((await ctlog('loglist', '--tiled', '--config', config, '--data', join(dir, 'data'))).stdout);
+    assert.equal(tiled.operators[0].tiled_logs[0].monitoring_url, 'https://ct.example.org/t2027h1/');
+  });
+
+  test('demo-chain prints an add-chain body that the demo root accepts', async () => {
+    for (const flags of [[], ['--precert'], ['--psc']]) {
+      const r = await ctlog('demo-chain', ...flags);
+      assert.equal(r.code, 0, r.stderr);
+      const chain = (JSON.parse(r.stdout).chain as string[]).map((c) => new Uint8Array(Buffer.from(c, 'base64')));
+      const v = validateChain(flags.length ? 'precert' : 'x509', chain, {
+        roots: RootStore.fromPem(readFileSync(join(REPO, 'demo/demo-root.pem'), 'utf8')),
+        notAfterStart: 0,
+        notAfterLimit: 4e12,
+        now: Date.now(),
+      }, new PublicKeyCache());
+      assert.equal(v.kind, flags.length ? 'precert' : 'x509');
+    }
+  });
+
+  const mistakes: Array<{ scenario: string; args: () => string[]; code: number; message: RegExp }> = [
+    { scenario: 'no command', args: () => [], code: 2, message: /usage: ctlog <command>/ },
+    { scenario: 'unknown command', args: () => ['frobnicate'], code: 2, message: /unknown command "frobnicate"/ },
+    { scenario: 'unknown flag', args: () => ['loglist', '--bogus'], code: 2, message: /Unknown option '--bogus'/ },
+    { scenario: 'keygen without --out', args: () => ['keygen'], code: 2, message: /keygen needs --out FILE/ },
+    { scenario: 'missing config file', args: () => ['loglist', '--config', join(dir, 'none.yaml')], code: 2, message: /none\.yaml: no such file/ },
+    { scenario: 'bad config field', args: () => { const f = join(dir, 'bad.yaml'); writeFileSync(f, 'shards:\n  - { name: a, not_after_start: soon, not_after_limit: 2027-07-01T00:00:00Z }\n'); return ['loglist', '--config', f]; }, code: 2, message: /bad configuration: .*not_after_start: must be an RFC 3339 UTC time/ },
+    { scenario: 'shard without a subcommand', args: () => ['shard', '--config', config], code: 2, message: /shard needs a subcommand/ },
+    { scenario: 'split process without a database', args: () => ['ctfe', '--config', config, '--data', join(dir, 'data')], code: 1, message: /needs --database and --redis/ },
+  ];
+  for (const m of mistakes) {
+    test(`mistake: ${m.scenario} -> exit ${m.code} with a message`, async () => {
+      const r = await ctlog(...m.args());
+      assert.equal(r.code, m.code, `${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, m.message);
+    });
+  }
+});

@@ -1,0 +1,68 @@
+// shards.yaml validation: the repository's file is valid, and every bad field stops the
+// process with a message naming the field (STYLE.md habit 5). One row per mistake.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { parse } from 'yaml';
+import { readFileSync } from 'node:fs';
+import { ConfigError, loadConfig, parseConfig } from '../../src/config/config.js';
+
+const REPO = join(import.meta.dirname, '../..');
+const ctx = { file: 'shards.yaml', dataDir: '/var/lib/ctlog', checkFiles: false };
+const shard = { name: 'x2027h1', not_after_start: '2027-01-01T00:00:00Z', not_after_limit: '2027-07-01T00:00:00Z' };
+
+describe('shards.yaml', () => {
+  test("the repository's shards.yaml is valid: half-year shards from 2026h2 to 2028h2", () => {
+    const c = loadConfig(join(REPO, 'shards.yaml'), '/tmp/ctlog-data');
+    assert.deepEqual(c.shards.map((s) => s.name), ['2026h2', '2027h1', '2027h2', '2028h1', '2028h2']);
+    for (let i = 1; i < c.shards.length; i++) assert.equal(c.shards[i]!.notAfterStart, c.shards[i - 1]!.notAfterLimit, 'windows are contiguous');
+    assert.equal(c.shards[0]!.keyFile, '/tmp/ctlog-data/keys/2026h2.pem', 'keys live under --data');
+    assert.equal(c.shards[0]!.getEntriesMax, 256);
+    assert.ok(Object.isFrozen(c) && Object.isFrozen(c.shards[0]));
+  });
+
+  test('defaults apply and per-shard fields override them', () => {
+    const c = parseConfig({ defaults: { pool_size: 50 }, shards: [shard, { ...shard, name: 'y', prefix: '/y', pool_size: 7 }] }, ctx);
+    assert.equal(c.shards[0]!.poolSize, 50);
+    assert.equal(c.shards[1]!.poolSize, 7);
+    assert.equal(c.shards[0]!.prefix, '/x2027h1');
+    assert.equal(c.rateLimit, undefined);
+  });
+
+  const bad: Array<{ scenario: string; doc: unknown; message: RegExp }> = [
+    { scenario: 'not a mapping', doc: [1, 2], message: /\(top level\): must be a mapping/ },
+    { scenario: 'unknown top-level field', doc: { shard: [] }, message: /shard: unknown top-level field/ },
+    { scenario: 'no shards', doc: { shards: [] }, message: /shards: must be a non-empty list/ },
+    { scenario: 'bad name', doc: { shards: [{ ...shard, name: 'Big Shard' }] }, message: /\.name: "Big Shard" must be/ },
+    { scenario: 'bad prefix', doc: { shards: [{ ...shard, prefix: 'x/' }] }, message: /\.prefix: "x\/" must be a URL path/ },
+    { scenario: 'date not RFC 3339', doc: { shards: [{ ...shard, not_after_start: '1 Jan 2027' }] }, message: /not_after_start: must be an RFC 3339 UTC time/ },
+    { scenario: 'window backwards', doc: { shards: [{ ...shard, not_after_limit: '2026-01-01T00:00:00Z' }] }, message: /not_after_limit: must be after not_after_start/ },
+    { scenario: 'pool_size zero', doc: { shards: [{ ...shard, pool_size: 0 }] }, message: /pool_size: must be an integer in \[1, 10000\]/ },
+    { scenario: 'get_entries_max as a string', doc: { shards: [{ ...shard, get_entries_max: '256' }] }, message: /get_entries_max: must be an integer/ },
+    { scenario: 'unknown state', doc: { shards: [{ ...shard, state: 'paused' }] }, message: /state: "paused" must be active, read-only or frozen/ },
+    { scenario: 'boolean as a string', doc: { shards: [{ ...shard, reject_expired: 'yes' }] }, message: /reject_expired: must be true or false/ },
+    { scenario: 'unknown shard field', doc: { shards: [{ ...shard, poolsize: 3 }] }, message: /\.poolsize: unknown field/ },
+    { scenario: 'unknown default field', doc: { defaults: { mdd: 1 }, shards: [shard] }, message: /defaults\.mdd: unknown field/ },
+    { scenario: 'duplicate names', doc: { shards: [shard, { ...shard, prefix: '/other' }] }, message: /duplicate name "x2027h1"/ },
+    { scenario: 'duplicate prefixes', doc: { shards: [shard, { ...shard, name: 'other', prefix: '/x2027h1' }] }, message: /duplicate prefix "\/x2027h1"/ },
+    { scenario: 'base_url not http', doc: { log: { base_url: 'ftp://x' }, shards: [shard] }, message: /log\.base_url: "ftp:\/\/x" is not an http\(s\) URL/ },
+    { scenario: 'unknown log field', doc: { log: { baseurl: 'x' }, shards: [shard] }, message: /log\.baseurl: unknown field/ },
+    { scenario: 'rate limit not positive', doc: { log: { rate_limit: { per_second: 0 } }, shards: [shard] }, message: /log\.rate_limit\.per_second: must be a positive number/ },
+    { scenario: 'roots missing on disk', doc: { shards: [{ ...shard, roots: '/nonexistent/roots.pem' }] }, message: /roots: \/nonexistent\/roots\.pem does not exist/ },
+  ];
+  for (const b of bad) {
+    test(`rejected: ${b.scenario}`, () => {
+      assert.throws(() => parseConfig(b.doc, { ...ctx, checkFiles: true }), (err: Error) => {
+        assert.ok(err instanceof ConfigError, `a ConfigError, got ${err.name}`);
+        assert.match(err.message, /^shards\.yaml: /, 'names the file');
+        assert.match(err.message, b.message);
+        return true;
+      });
+    });
+  }
+
+  test('the k8s base shards.yaml parses too', () => {
+    const doc = parse(readFileSync(join(REPO, 'k8s/base/shards.yaml'), 'utf8'));
+    assert.ok(parseConfig(doc, ctx).shards.length > 0);
+  });
+});

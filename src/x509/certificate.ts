@@ -190,9 +190,11 @@ function readExtensions(der: Uint8Array, wrapper: Tlv, out: ParsedCert): void {
     if (t.tag === TAG_BOOLEAN) {
       if (t.end - t.valueStart !== 1) throw new DerError('bad critical BOOLEAN');
       const b = der[t.valueStart]!;
-      // DER (X.690 §11.1, §11.5): TRUE is 0xff, and the DEFAULT FALSE is omitted.
-      if (b !== 0xff) throw new DerError(b === 0 ? 'critical FALSE must be omitted (DER)' : 'bad critical BOOLEAN');
-      critical = true;
+      // DER (X.690 §11.1) spells TRUE 0xff and omits the DEFAULT FALSE; an explicit FALSE
+      // occurs in CA-issued certificates and Go's crypto/x509 accepts it, so the log does too
+      // (the Extension TLV is kept byte for byte, so nothing is re-encoded).
+      if (b !== 0xff && b !== 0) throw new DerError('bad critical BOOLEAN');
+      critical = b === 0xff;
       t = readTlv(der, t.end, ext.end);
     }
     if (t.tag !== TAG_OCTET_STRING) throw new DerError('extnValue: expected OCTET STRING');

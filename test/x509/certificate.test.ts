@@ -109,6 +109,30 @@ describe('malformed certificates are rejected with a 400 naming the certificate'
   });
 });
 
+describe('DER leniency that real CAs need (Go crypto/x509 accepts these too)', () => {
+  const good = pemCerts('ctcpp-test-cert.pem')[0]!;
+  const rows: Array<{ name: string; critical: Uint8Array; ok: boolean }> = [
+    // X.690 §11.5 says a DEFAULT value is omitted, but CAs have issued certificates with
+    // critical FALSE spelled out; the log must take them (the extension bytes are kept as is).
+    { name: 'explicit critical FALSE is accepted as non-critical', critical: Uint8Array.of(0x01, 0x01, 0x00), ok: true },
+    { name: 'explicit critical TRUE (0xff) is accepted', critical: Uint8Array.of(0x01, 0x01, 0xff), ok: true },
+    { name: 'BER TRUE (0x01) is refused', critical: Uint8Array.of(0x01, 0x01, 0x01), ok: false },
+    { name: 'two-byte BOOLEAN is refused', critical: Uint8Array.of(0x01, 0x02, 0x00, 0x00), ok: false },
+  ];
+  for (const r of rows) {
+    test(r.name, () => {
+      const der = withCriticalField(good, r.critical);
+      if (!r.ok) return assert.throws(() => parseCertificate(der), /bad critical BOOLEAN/);
+      const c = parseCertificate(der);
+      const last = c.extensions.at(-1)!;
+      assert.equal(last.critical, r.critical[2] === 0xff);
+      assert.equal(hex(last.tlv.subarray(last.tlv.length - last.value.length - 2 - r.critical.length, last.tlv.length - last.value.length - 2)), hex(r.critical));
+      // @peculiar/x509 reads the same flag.
+      assert.equal([...new x509.X509Certificate(der).extensions].at(-1)!.critical, last.critical);
+    });
+  }
+});
+
 describe('DER primitives', () => {
   test('decodeOid: short, multi-byte and huge arcs', () => {
     const rows: Array<[string, string]> = [
@@ -179,6 +203,24 @@ function duplicateLastExtension(der: Uint8Array): Uint8Array {
   const seq = readTlv(c.tbs, w.valueStart);
   const exts = c.tbs.subarray(seq.valueStart, seq.end);
   const tbs = encodeTlv(0x30, c.tbs.subarray(readTlv(c.tbs, 0).valueStart, w.start), encodeTlv(0xa3, encodeTlv(0x30, exts, last.tlv)));
+  const rest = der.subarray(c.tbs.byteOffset - der.byteOffset + c.tbs.length);
+  return encodeTlv(0x30, tbs, rest);
+}
+
+// Rewrites the last extension (basicConstraints in test-cert, non-critical) with `critical`
+// between extnID and extnValue, and fixes the lengths.
+function withCriticalField(der: Uint8Array, critical: Uint8Array): Uint8Array {
+  const c = parseCertificate(der);
+  const last = c.extensions.at(-1)!;
+  const layout = tbsLayout(c.tbs);
+  const w = layout.extensions!;
+  const seq = readTlv(c.tbs, w.valueStart);
+  const lastStart = last.tlv.byteOffset - c.tbs.byteOffset;
+  const before = c.tbs.subarray(seq.valueStart, lastStart);
+  const ext = readTlv(last.tlv, 0);
+  const oid = readTlv(last.tlv, ext.valueStart);
+  const rebuilt = encodeTlv(0x30, last.tlv.subarray(oid.start, oid.end), critical, encodeTlv(0x04, last.value));
+  const tbs = encodeTlv(0x30, c.tbs.subarray(readTlv(c.tbs, 0).valueStart, w.start), encodeTlv(0xa3, encodeTlv(0x30, before, rebuilt)));
   const rest = der.subarray(c.tbs.byteOffset - der.byteOffset + c.tbs.length);
   return encodeTlv(0x30, tbs, rest);
 }

@@ -25,6 +25,11 @@ export interface SequencerOptions {
   poolPeriodMs: number;
   /** An idle shard still signs a fresh STH this often. @defaultValue 1000 */
   sthIntervalMs?: number;
+  /**
+   * Identities committed recently that are remembered, so that retries and duplicates skip
+   * the database lookup. @defaultValue 200000
+   */
+  recentMax?: number;
   /** The sequencer's clock (ms since epoch). */
   clock: () => number;
   /** Called once with a fatal error; the process should stop (a restart recovers). */
@@ -43,8 +48,6 @@ export class FatalSequencerError extends Error {
   override name = 'FatalSequencerError';
 }
 
-// Identities committed recently, so that retries and duplicates skip the database lookup.
-const RECENT_MAX = 200_000;
 const STALE_RETRIES = 100;
 
 export class ShardSequencer {
@@ -165,7 +168,10 @@ export class ShardSequencer {
           await new Promise((r) => setTimeout(r, Math.random() * 5));
           continue;
         }
-        const e = new CtError(503, stale ? 'contended' : 'commit_failed', `couldn't commit batch for shard ${this.shard.name}: ${(err as Error).message}`, { cause: err, retryAfter: 1 });
+        // The cause's message stays out of the answer: a driver error can carry the whole
+        // statement, and the answer is copied to every waiter (and into BullMQ job results).
+        const what = (err as { code?: unknown }).code ?? (err as Error).name;
+        const e = new CtError(503, stale ? 'contended' : 'commit_failed', `couldn't commit batch for shard ${this.shard.name} (${String(what)}); retry`, { cause: err, retryAfter: 1 });
         for (const w of batch) w.reject(e);
         // Issuers of a failed batch may not be stored; the next batch carries them again
         // (entries of later batches may cite them).
@@ -185,13 +191,17 @@ export class ShardSequencer {
   /** One attempt at committing a batch; returns the number of new entries. */
   private async commit(batch: Waiter[], issuers: Issuer[]): Promise<number> {
     // 1. Dedup: within the batch, against recent commits, then against the database (one query).
+    // Recent hits are copied out: remembering this batch's entries may evict them.
     const firstOf = new Map<string, number>();
+    const remembered = new Map<string, { idx: number; timestamp: number }>();
     const unknown: Uint8Array[] = [];
     batch.forEach((w, i) => {
       const k = hex(w.sub.identity);
       if (firstOf.has(k)) return;
       firstOf.set(k, i);
-      if (!this.recent.has(k)) unknown.push(w.sub.identity);
+      const r = this.recent.get(k);
+      if (r) remembered.set(k, r);
+      else unknown.push(w.sub.identity);
     });
     const stored = unknown.length ? await this.storage.findByIdentities(this.shard.id, unknown) : new Map<string, { idx: number; timestamp: number }>();
 
@@ -203,7 +213,7 @@ export class ShardSequencer {
     const entries: EntryRecord[] = [];
     const hashes: Uint8Array[] = [];
     for (const [k, i] of firstOf) {
-      if (this.recent.has(k) || stored.has(k)) continue;
+      if (remembered.has(k) || stored.has(k)) continue;
       const sub = batch[i]!.sub;
       const idx = size0 + entries.length;
       const extensions = encodeCtExtensions({ leafIndex: idx });
@@ -239,7 +249,7 @@ export class ShardSequencer {
     batch.forEach((w, i) => {
       const k = hex(w.sub.identity);
       const mine = assigned.get(k);
-      const known = mine ?? this.recent.get(k) ?? stored.get(k)!;
+      const known = mine ?? remembered.get(k) ?? stored.get(k)!;
       w.resolve(this.sct(w.sub.entry, known.idx, known.timestamp, !mine || firstOf.get(k) !== i));
     });
     for (const [k, v] of stored) this.remember(k, v);
@@ -247,9 +257,10 @@ export class ShardSequencer {
   }
 
   private remember(k: string, v: { idx: number; timestamp: number }): void {
-    if (this.recent.size >= RECENT_MAX) {
+    const max = this.opts.recentMax ?? 200_000;
+    if (this.recent.size >= max) {
       // Drop the oldest eighth: Map iteration is insertion order.
-      let n = RECENT_MAX / 8;
+      let n = Math.max(1, Math.floor(max / 8));
       for (const key of this.recent.keys()) {
         if (n-- <= 0) break;
         this.recent.delete(key);

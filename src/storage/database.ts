@@ -61,12 +61,16 @@ export async function dropMysqlDatabase(url: string): Promise<void> {
 }
 
 export function openDatabase(opts: DatabaseOptions): Knex {
+  // knex otherwise writes every bound value into an error's message: a failed batch insert
+  // would carry megabytes of certificates into logs and answers.
+  const compileSqlOnError = false;
   if (opts.url) {
-    return knexFactory({ client: 'mysql2', connection: mysqlConnection(opts.url), pool: { min: 0, max: opts.poolSize ?? 8 } });
+    return knexFactory({ client: 'mysql2', connection: mysqlConnection(opts.url), pool: { min: 0, max: opts.poolSize ?? 8 }, compileSqlOnError });
   }
   mkdirSync(opts.dataDir, { recursive: true });
   return knexFactory({
     client: 'better-sqlite3',
+    compileSqlOnError,
     connection: { filename: join(opts.dataDir, 'ctlog.sqlite') },
     useNullAsDefault: true,
     pool: {

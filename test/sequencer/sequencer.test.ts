@@ -11,6 +11,7 @@ import { createShard } from '../../src/storage/shard-init.js';
 import { StaleHeadError, type ShardRecord } from '../../src/storage/log-storage.js';
 import { verifySct } from '../../src/signing/index.js';
 import { encodeMerkleTreeLeaf } from '../../src/tls/index.js';
+import type { CtError } from '../../src/util/errors.js';
 import { BACKENDS, freshDb, writeKey, type TestDb } from '../helpers/services.js';
 import { proveIncluded, syntheticSubmission, verifyWholeTree } from '../helpers/synthetic.js';
 
@@ -105,6 +106,57 @@ for (const backend of BACKENDS) {
       await within(seq.add([c.sub], c.issuers), 'C');
       await seq.stop();
       await verifyWholeTree(db.storage, shard);
+    });
+
+    test('a duplicate whose recent-commit memory is evicted by its own batch still gets its SCT', async () => {
+      // Regression: the batch's new entries evicted the oldest remembered identities before
+      // the answers were built, so a duplicate found only in that memory had no answer (a
+      // TypeError), and the whole batch got 503 although its entries were committed.
+      const seq = new ShardSequencer(db.storage, shard, loadSigner(keyFile), { poolSize: 100, poolPeriodMs: 5, sthIntervalMs: 60_000, clock, recentMax: 8 });
+      await seq.start();
+      const old = Array.from({ length: 8 }, (_, i) => syntheticSubmission(80_000 + i));
+      const first: Sequenced[] = [];
+      for (const s of old) first.push((await seq.add([s.sub], s.issuers))[0]!);
+      const fresh = syntheticSubmission(80_100);
+      const [dup, added] = await Promise.all([seq.add([old[0]!.sub], []).then((r) => r[0]!), seq.add([fresh.sub], fresh.issuers).then((r) => r[0]!)]);
+      assert.equal(dup.duplicate, true);
+      assert.equal(dup.idx, first[0]!.idx);
+      assert.equal(dup.timestamp, first[0]!.timestamp);
+      assert.equal(added.duplicate, false);
+      await seq.stop();
+      await verifyWholeTree(db.storage, shard);
+    });
+
+    test('a failed commit answers 503 with a short message and leaves nothing half-written', async () => {
+      // A database error on the entries insert: knex puts the whole statement with every
+      // certificate into its message by default, which then went to every waiter (and into
+      // each BullMQ job result, once per submission).
+      const storage = db.open();
+      let fail = true;
+      const appendBatch = storage.appendBatch.bind(storage);
+      storage.appendBatch = (id, b) => {
+        // Two rows with one index: the primary key refuses the insert after the head moved.
+        if (fail && b.entries.length > 1) b = { ...b, entries: b.entries.map((e, i) => (i === 1 ? { ...e, idx: b.entries[0]!.idx } : e)) };
+        return appendBatch(id, b);
+      };
+      const seq = newSequencer(storage, 300);
+      await seq.start();
+      const before = (await db.storage.currentHead(shard.id)).treeSize;
+      const subs = Array.from({ length: 40 }, (_, i) => syntheticSubmission(90_000 + i));
+      const outcomes = await Promise.allSettled(subs.map((s) => seq.add([s.sub], s.issuers)));
+      assert.ok(outcomes.every((o) => o.status === 'rejected'));
+      for (const o of outcomes) {
+        const e = (o as PromiseRejectedResult).reason as CtError;
+        assert.equal(e.status, 503);
+        assert.ok(e.message.length < 300, `message of ${e.message.length} chars: ${e.message.slice(0, 300)}`);
+      }
+      assert.equal((await db.storage.currentHead(shard.id)).treeSize, before);
+      await verifyWholeTree(db.storage, shard);
+      fail = false;
+      const again = await Promise.all(subs.map((s) => seq.add([s.sub], s.issuers).then((r) => r[0]!)));
+      assert.ok(again.every((r) => !r.duplicate));
+      await seq.stop();
+      assert.equal(await verifyWholeTree(db.storage, shard), before + subs.length);
     });
 
     test('a stale writer fails instead of writing', async () => {

@@ -9,7 +9,8 @@ import type { ParsedCert } from './certificate.js';
 
 /**
  * LRU cache of issuer public keys keyed by SPKI bytes. `get` imports a key on a miss and
- * throws CtError 400 "bad_public_key" if node cannot import it.
+ * throws CtError 400 "bad_public_key" if node cannot import it. Signature checks cache a key
+ * only after it verified something, so junk issuers never displace real ones.
  *
  * It also remembers CA-to-CA links that verified (intermediate X signed by Y, by both
  * fingerprints): every chain of a CA repeats the same intermediate, and re-verifying its
@@ -29,8 +30,13 @@ export class PublicKeyCache {
     return this.map.size;
   }
 
-  get(spki: Uint8Array): KeyObject {
-    const id = Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength).toString('latin1');
+  /**
+   * The KeyObject for `spki`. With `remember` false a miss is imported but not cached (see
+   * `remember`): verifySignature caches a key only once it has verified a signature, so
+   * submitters cannot push the real issuer keys out with made-up ones.
+   */
+  get(spki: Uint8Array, remember = true): KeyObject {
+    const id = spkiId(spki);
     const hit = this.map.get(id);
     if (hit) {
       // Re-insert so Map iteration order is least recently used first.
@@ -44,9 +50,16 @@ export class PublicKeyCache {
     } catch (e) {
       throw badRequest('bad_public_key', `unsupported or malformed public key: ${(e as Error).message}`, { cause: e });
     }
+    if (remember) this.remember(spki, key);
+    return key;
+  }
+
+  /** Caches `key` as the import of `spki`, evicting the least recently used beyond maxEntries. */
+  remember(spki: Uint8Array, key: KeyObject): void {
+    const id = spkiId(spki);
+    if (this.map.has(id)) return;
     this.map.set(id, key);
     if (this.map.size > this.maxEntries) this.map.delete(this.map.keys().next().value!);
-    return key;
   }
 
   /** Whether `child` (a CA certificate) was already verified as signed by `issuer`. */
@@ -59,6 +72,10 @@ export class PublicKeyCache {
     this.links.set(linkId(child, issuer), true);
     if (this.links.size > this.maxEntries) this.links.delete(this.links.keys().next().value!);
   }
+}
+
+function spkiId(spki: Uint8Array): string {
+  return Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength).toString('latin1');
 }
 
 function linkId(child: ParsedCert, issuer: ParsedCert): string {
@@ -189,15 +206,17 @@ export function verifySignedBy(child: ParsedCert, issuer: ParsedCert, keys: Publ
 /** Verifies child's signature with the key in `spki` (names are not compared). */
 export function verifySignature(child: ParsedCert, spki: Uint8Array, keys: PublicKeyCache): boolean {
   const scheme = signatureScheme(child);
-  const key = keys.get(spki);
+  const key = keys.get(spki, false);
   if (key.asymmetricKeyType !== scheme.keyType && !(scheme.keyType === 'rsa' && key.asymmetricKeyType === 'rsa-pss')) return false;
+  let ok: boolean;
   try {
-    if (scheme.pssSaltLength !== undefined) {
-      return verify(scheme.hash, child.tbs, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: scheme.pssSaltLength }, child.signature);
-    }
-    return verify(scheme.hash, child.tbs, key, child.signature);
+    ok = scheme.pssSaltLength !== undefined
+      ? verify(scheme.hash, child.tbs, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: scheme.pssSaltLength }, child.signature)
+      : verify(scheme.hash, child.tbs, key, child.signature);
   } catch {
     // node throws on some malformed signatures (e.g. a bad ECDSA DER encoding).
     return false;
   }
+  if (ok) keys.remember(spki, key);
+  return ok;
 }

@@ -79,6 +79,19 @@ describe('PublicKeyCache', () => {
     assert.equal(keys.hasLink(leaf, ca), false);
   });
 
+  test('keeps only keys that verified a signature: a flood of junk issuers cannot evict real ones', () => {
+    const keys = new PublicKeyCache(2);
+    const leaf = parseCertificate(leafs.p256!.der);
+    const ca = parseCertificate(leafs['p256-ca']!.der);
+    // Impostor issuers: the right name, keys that did not sign the leaf.
+    for (const other of ['p384-ca', 'rsa-ca', 'ed25519-ca']) {
+      assert.equal(verifySignedBy(leaf, { ...parseCertificate(leafs[other]!.der), subject: ca.subject }, keys), false);
+    }
+    assert.equal(keys.size, 0);
+    assert.equal(verifySignedBy(leaf, ca, keys), true);
+    assert.equal(keys.size, 1);
+  });
+
   test('a malformed SPKI is a 400, not a crash', () => {
     assert.throws(() => new PublicKeyCache().get(Uint8Array.of(0x30, 0x03, 0x02, 0x01, 0x00)), (e: unknown) => {
       assert.ok(e instanceof CtError);

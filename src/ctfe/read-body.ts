@@ -17,6 +17,9 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const tooLarge = () => new CtError(413, 'body_too_large', `request body exceeds ${limit} bytes; an add-chain body holds a leaf and a few issuers`);
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limit) return Promise.reject(tooLarge());
+  // The client may have left while the caller awaited something (a Redis rate-limit check):
+  // a destroyed request emits no more events, so waiting for them would never settle.
+  if (req.destroyed) return Promise.reject(new ClientGoneError('request aborted'));
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

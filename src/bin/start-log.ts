@@ -65,10 +65,15 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
   const knex = openDatabase({ url: o.databaseUrl, dataDir: o.dataDir });
   const storage = new LogStorage(knex);
   const metrics = new Metrics({ defaultMetrics: true });
+  // Run in reverse order of acquisition; every one runs even when one fails. Once only.
   const closers: Array<() => Promise<unknown> | void> = [() => knex.destroy()];
-  const close = async () => {
-    for (const c of closers.reverse()) await Promise.resolve(c()).catch((err) => log.warn('close failed', { err }));
-  };
+  /** The HTTP handlers' own close(): run after the listener stops and before connections are cut. */
+  const drains: Array<() => Promise<unknown> | void> = [];
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      for (const c of closers.reverse()) await Promise.resolve(c()).catch((err) => log.warn('close failed', { err }));
+    })());
   try {
     if (o.migrate || embedded) {
       const ran = await migrate(knex);
@@ -136,12 +141,12 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
       if (rateLimit && 'close' in rateLimit) closers.push(() => (rateLimit as RedisRateLimiter).close());
       const ctfe = createCtfe({ queue: queue!, shards, metrics, log, clock, rateLimit, trustForwardedFor: config.trustForwardedFor });
       handlers.push(ctfe.handle);
-      closers.push(() => ctfe.close());
+      drains.push(() => ctfe.close());
     }
     if (o.roles.includes('read')) {
       const reader = createReader({ storage, shards, metrics, log, clock });
       handlers.push(reader.handle);
-      closers.push(() => reader.close());
+      drains.push(() => reader.close());
     }
 
     const app = operatorApp({ storage, shards, metrics, log, clock, queue });
@@ -160,7 +165,7 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
       server.once('error', reject);
       server.listen(port, host, () => resolve());
     });
-    closers.push(() => closeServer(server));
+    closers.push(() => closeServer(server, drains, log));
     const addr = server.address() as AddressInfo;
     const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
     log.info('listening', { url, shards: shards.map((s) => s.config.name) });
@@ -171,11 +176,16 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
   }
 }
 
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
+/**
+ * Stops accepting, lets the handlers finish what they hold (the CTFE answers its waiting
+ * submissions, whose entries may already be committed, instead of leaving the CA a
+ * connection reset), then cuts the connections that are left.
+ */
+async function closeServer(server: Server, drains: Array<() => Promise<unknown> | void>, log: Logger): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  for (const d of drains) await Promise.resolve(d()).catch((err) => log.warn('close failed', { err }));
+  server.closeAllConnections();
+  await closed;
 }
 
 async function shardRuntimes(storage: LogStorage, config: LogConfig, log: Logger): Promise<ShardRuntime[]> {

@@ -14,6 +14,13 @@ export interface BullOptions extends MicroBatcherOptions {
   redisUrl: string;
   /** Key prefix in Redis; tests use a fresh one each. @defaultValue "ctlog" */
   prefix?: string;
+  /**
+   * How long a batch waits for its job's result before its submissions are released. A job
+   * Redis lost (a restart without it) never finishes; without this bound its identities
+   * would stay in flight, and every retry of them would wait on it, until the CTFE restarts.
+   * A released submission's retry is enqueued again; dedup makes that safe. @defaultValue 60000
+   */
+  waitMs?: number;
 }
 
 export function redisConnection(url: string): ConnectionOptions {
@@ -66,7 +73,7 @@ export class BullSubmissionQueue implements SubmissionQueue {
         } catch (err) {
           throw unavailable(503, 'queue_unavailable', `couldn't enqueue: ${(err as Error).message}`, 2);
         }
-        const results = (await job.waitUntilFinished(events).catch((err: Error) => {
+        const results = (await job.waitUntilFinished(events, this.opts.waitMs ?? 60_000).catch((err: Error) => {
           throw new CtError(503, 'sequencer_failed', `sequencing failed: ${err.message}`, { cause: err, retryAfter: 1 });
         })) as WireResult[];
         return results.map((r) => {

@@ -65,6 +65,9 @@ const DEFAULTS = {
   sth_interval_ms: 1000,
 } as const;
 
+/** Paths the serving processes answer themselves (/metrics, probes): no shard may sit there. */
+const OPERATOR_PATHS = ['/metrics', '/livez', '/readyz', '/healthz'];
+
 const SHARD_FIELDS = new Set(['name', 'prefix', 'not_after_start', 'not_after_limit', 'key', ...Object.keys(DEFAULTS)]);
 
 type Obj = Record<string, unknown>;
@@ -113,7 +116,10 @@ export function parseConfig(doc: unknown, ctx: { file: string; dataDir: string; 
     if (!isObj(rl)) fail('log.rate_limit', 'must be a mapping like { per_second: 50, burst: 200 }');
     for (const k of Object.keys(rl)) if (!['per_second', 'burst'].includes(k)) fail(`log.rate_limit.${k}`, 'unknown field; expected per_second or burst');
     const perSecond = num('per_second');
-    rateLimit = Object.freeze({ perSecond, burst: num('burst', perSecond) });
+    const burst = num('burst', perSecond);
+    // A bucket smaller than one token never lets a request through.
+    if (burst < 1) fail('log.rate_limit.burst', `must be at least 1 (got ${burst}${rl.burst === undefined ? ', defaulted from per_second' : ''}); set burst: 1 or more`);
+    rateLimit = Object.freeze({ perSecond, burst });
   }
   const trustForwardedFor = log.trust_forwarded_for ?? false;
   if (typeof trustForwardedFor !== 'boolean') fail('log.trust_forwarded_for', 'must be true or false');
@@ -138,6 +144,7 @@ export function parseConfig(doc: unknown, ctx: { file: string; dataDir: string; 
     if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(name)) fail(at('name'), `"${name}" must be 1-63 characters of a-z, 0-9 and -`);
     const prefix = String(s.prefix ?? `/${name}`);
     if (!/^(\/[A-Za-z0-9._~-]+)+$/.test(prefix)) fail(at('prefix'), `"${prefix}" must be a URL path like /${name} (no trailing slash)`);
+    if (OPERATOR_PATHS.includes(prefix)) fail(at('prefix'), `"${prefix}" is an operator endpoint (${OPERATOR_PATHS.join(', ')}); give the shard another prefix`);
     const date = (f: string): number => {
       const v = s[f];
       const t = v instanceof Date ? v.getTime() : typeof v === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(v) ? Date.parse(v) : NaN;
@@ -190,8 +197,11 @@ export function parseConfig(doc: unknown, ctx: { file: string; dataDir: string; 
   });
   const seen = new Map<string, string>();
   for (const s of shards) {
-    for (const k of [`name:${s.name}`, `prefix:${s.prefix}`]) {
-      if (seen.has(k)) fail(`shards (${s.name})`, `duplicate ${k.split(':')[0]} "${k.split(':')[1]}"; each shard needs its own`);
+    // A shared key would give two shards one log id (RFC 6962 §3.2): their SCTs and STHs
+    // would be indistinguishable to clients.
+    for (const [what, v] of [['name', s.name], ['prefix', s.prefix], ['key', s.keyFile]] as const) {
+      const k = `${what}:${v}`;
+      if (seen.has(k)) fail(`shards (${s.name})`, `duplicate ${what} "${v}"; each shard needs its own`);
       seen.set(k, s.name);
     }
   }

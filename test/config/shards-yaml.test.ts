@@ -48,6 +48,9 @@ describe('shards.yaml', () => {
     { scenario: 'base_url not http', doc: { log: { base_url: 'ftp://x' }, shards: [shard] }, message: /log\.base_url: "ftp:\/\/x" is not an http\(s\) URL/ },
     { scenario: 'unknown log field', doc: { log: { baseurl: 'x' }, shards: [shard] }, message: /log\.baseurl: unknown field/ },
     { scenario: 'rate limit not positive', doc: { log: { rate_limit: { per_second: 0 } }, shards: [shard] }, message: /log\.rate_limit\.per_second: must be a positive number/ },
+    { scenario: 'rate limit burst below one request', doc: { log: { rate_limit: { per_second: 0.5 } }, shards: [shard] }, message: /log\.rate_limit\.burst: must be at least 1/ },
+    { scenario: 'two shards share a key (same log id)', doc: { defaults: { key: 'keys/log.pem' }, shards: [shard, { ...shard, name: 'y', prefix: '/y' }] }, message: /duplicate key "\/var\/lib\/ctlog\/keys\/log\.pem"/ },
+    { scenario: 'prefix hides an operator endpoint', doc: { shards: [{ ...shard, name: 'metrics' }] }, message: /\.prefix: "\/metrics" is an operator endpoint/ },
     { scenario: 'roots missing on disk', doc: { shards: [{ ...shard, roots: '/nonexistent/roots.pem' }] }, message: /roots: \/nonexistent\/roots\.pem does not exist/ },
   ];
   for (const b of bad) {

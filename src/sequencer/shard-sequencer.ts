@@ -88,7 +88,13 @@ export class ShardSequencer {
     const head = await this.storage.currentHead(this.shard.id);
     const want = rightEdgeTiles(head.treeSize);
     const tiles = await this.storage.readTiles(this.shard.id, want);
-    const edge = edgeFromTiles(head.treeSize, (level, index) => tiles.get(`${level}/${index}`));
+    let edge: RightEdge;
+    try {
+      edge = edgeFromTiles(head.treeSize, (level, index) => tiles.get(`${level}/${index}`));
+    } catch (err) {
+      // The database answered, and its tiles do not cover its own head: not transient.
+      throw new FatalSequencerError(`shard ${this.shard.name}: ${(err as Error).message}`, { cause: err });
+    }
     const root = rootOfEdge(edge);
     if (!equal(root, head.rootHash)) {
       throw new FatalSequencerError(`shard ${this.shard.name}: stored tiles give root ${hex(root)} at size ${head.treeSize}, the tree head says ${hex(head.rootHash)}`);
@@ -295,7 +301,10 @@ export class ShardSequencer {
         this.head = head;
       } catch (err) {
         if (err instanceof FatalSequencerError) return this.die(err, []);
-        await this.reload().catch(() => undefined);
+        await this.reload().catch((reloadErr: unknown) => {
+          // A transient error is retried at the next tick; a fatal one stops us now.
+          if (reloadErr instanceof FatalSequencerError) this.die(reloadErr, []);
+        });
       }
     });
   }

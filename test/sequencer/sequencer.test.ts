@@ -159,6 +159,24 @@ for (const backend of BACKENDS) {
       assert.equal(await verifyWholeTree(db.storage, shard), before + subs.length);
     });
 
+    for (const c of [
+      { name: 'a root its tiles do not give', treeSize: 0, want: /stored tiles give root/ },
+      { name: 'a size its tiles do not cover', treeSize: 1, want: /missing right-edge tile/ },
+    ]) {
+      test(`an idle sequencer whose head moves to ${c.name} stops (fatal), not only at the next batch`, async () => {
+        const idle = await createShard(db.storage, `idle-${c.treeSize}`, loadSigner(keyFile), clock());
+        let fatal: Error | undefined;
+        const seq = new ShardSequencer(db.storage, idle, loadSigner(keyFile), { poolSize: 10, poolPeriodMs: 5, sthIntervalMs: 100, clock, onFatal: (e) => (fatal = e) });
+        await seq.start();
+        // A head written elsewhere that the stored tiles cannot rebuild (a fork, or lost tiles).
+        await db.storage.knex('shards').where({ id: idle.id }).update({ tree_size: c.treeSize, root_hash: Buffer.alloc(32, 7), sth_timestamp: clock() + 1 });
+        for (let i = 0; i < 40 && !fatal; i++) await new Promise((r) => setTimeout(r, 50));
+        await seq.stop();
+        assert.match(String(fatal?.message), c.want);
+        await assert.rejects(seq.add([syntheticSubmission(1).sub], []), /stopped/);
+      });
+    }
+
     test('a stale writer fails instead of writing', async () => {
       const head = await db.storage.currentHead(shard.id);
       await assert.rejects(

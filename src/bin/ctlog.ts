@@ -53,7 +53,11 @@ async function withStorage<T>(o: CommonOptions, f: (s: LogStorage) => Promise<T>
 }
 
 async function serveCommand(roles: Role[], o: CommonOptions): Promise<void> {
+  // A fatal sequencer error stops the process with exit code 1: a restart recovers from the
+  // database alone (and a supervisor or Kubernetes restarts it at once).
+  let onFatal = (): void => {};
   const running = await startLog({
+    onFatal: () => onFatal(),
     roles,
     configFile: o.config,
     dataDir: o.data,
@@ -74,6 +78,7 @@ async function serveCommand(roles: Role[], o: CommonOptions): Promise<void> {
     await running.close();
     process.exit(process.exitCode ?? 0);
   };
+  onFatal = () => void stop('fatal sequencer error');
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
 }

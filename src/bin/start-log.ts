@@ -37,6 +37,8 @@ export interface StartOptions {
   migrate?: boolean;
   clock?: () => number;
   log?: Logger;
+  /** Called when a sequencer hits a fatal error (the CLI shuts the process down: a restart recovers). */
+  onFatal?: (err: Error) => void;
 }
 
 export interface RunningLog {
@@ -102,6 +104,7 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
         onFatal: (err) => {
           log.error('sequencer stopped: fatal error; restart to recover from the database', { err });
           process.exitCode = 1;
+          o.onFatal?.(err);
         },
         onCommit: (c) => {
           metrics.batchSize.observe({ shard: c.shard }, c.added);
@@ -158,8 +161,12 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
         sendError(res, err, log);
       }
     });
+    // Idle keep-alive connections outlive a load balancer's 60 s idle timeout; a client gets
+    // 20 s to send its headers and 30 s for the whole request (a body is at most 512 KiB),
+    // so slow uploads cannot hold sockets and buffers for minutes.
     server.keepAliveTimeout = 65_000;
-    server.headersTimeout = 70_000;
+    server.headersTimeout = 20_000;
+    server.requestTimeout = 30_000;
     const { host, port } = parseListen(o.listen);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

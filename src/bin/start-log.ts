@@ -106,6 +106,10 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
           process.exitCode = 1;
           o.onFatal?.(err);
         },
+        onBatchError: (b) => {
+          log.warn('batch failed; its submitters got 503 and retry', { shard: b.shard, submissions: b.submissions, err: (b.err as { code?: string }).code ?? b.err.message.slice(0, 200) });
+          metrics.sequencedEntries.inc({ shard: b.shard, reason: 'batch_failed' }, b.submissions);
+        },
         onCommit: (c) => {
           metrics.batchSize.observe({ shard: c.shard }, c.added);
           metrics.sequencingDuration.observe({ shard: c.shard }, c.seconds);

@@ -15,6 +15,7 @@ export interface SequencerServiceOptions {
   createMissing?: boolean;
   onFatal?: SequencerOptions['onFatal'];
   onCommit?: SequencerOptions['onCommit'];
+  onBatchError?: SequencerOptions['onBatchError'];
 }
 
 export interface SequencerService {
@@ -42,6 +43,7 @@ export async function startSequencers(o: SequencerServiceOptions): Promise<Seque
       clock: o.clock,
       onFatal: o.onFatal,
       onCommit: o.onCommit,
+      onBatchError: o.onBatchError,
     });
     await seq.start();
     sequencers.set(cfg.name, seq);

@@ -36,6 +36,8 @@ export interface SequencerOptions {
   onFatal?: (err: Error) => void;
   /** Called after every commit (metrics, logs). */
   onCommit?: (info: { shard: string; added: number; duplicates: number; treeSize: number; seconds: number }) => void;
+  /** Called when a batch fails and its waiters get a 503 (per-batch error; the sequencer goes on). */
+  onBatchError?: (info: { shard: string; submissions: number; err: Error }) => void;
 }
 
 interface Waiter {
@@ -179,6 +181,7 @@ export class ShardSequencer {
         const what = (err as { code?: unknown }).code ?? (err as Error).name;
         const e = new CtError(503, stale ? 'contended' : 'commit_failed', `couldn't commit batch for shard ${this.shard.name} (${String(what)}); retry`, { cause: err, retryAfter: 1 });
         for (const w of batch) w.reject(e);
+        this.opts.onBatchError?.({ shard: this.shard.name, submissions: batch.length, err: err as Error });
         // Issuers of a failed batch may not be stored; the next batch carries them again
         // (entries of later batches may cite them).
         for (const i of issuers) this.pendingIssuers.set(hex(i.fingerprint), i);

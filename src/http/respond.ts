@@ -2,6 +2,7 @@
 // habit 4); this is the one place that turns any error into a JSON body and a status. An
 // error that is not a CtError is ours: 500, logged, and its details kept from the client.
 import type { ServerResponse } from 'node:http';
+import { isDatabaseUnavailable } from '../storage/unavailable.js';
 import { CtError } from '../util/errors.js';
 import type { Logger } from '../log/logger.js';
 
@@ -30,6 +31,13 @@ export function sendError(res: ServerResponse, err: unknown, log?: Logger): numb
     log?.warn('request failed', { status: err.status, reason: err.reason, err: err.message });
     sendJson(res, err.status, { error: err.message }, err.retryAfter ? { 'Retry-After': String(err.retryAfter) } : {});
     return err.status;
+  }
+  if (isDatabaseUnavailable(err)) {
+    // A restart or failover of the database: monitors and CDNs retry, nothing is wrong with
+    // the request. The driver's message stays in the log.
+    log?.warn('database unavailable', { err: err instanceof Error ? err.message : String(err) });
+    sendJson(res, 503, { error: 'the database is unavailable; retry shortly' }, { 'Retry-After': '5' });
+    return 503;
   }
   log?.error('internal error', { err: err instanceof Error ? (err.stack ?? err.message) : String(err) });
   sendJson(res, 500, { error: 'internal error' });

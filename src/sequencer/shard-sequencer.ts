@@ -16,7 +16,7 @@ import { encodeCtExtensions, encodeMerkleTreeLeaf, type SignedEntry } from '../t
 import { equal, hex } from '../util/bytes.js';
 import { CtError } from '../util/errors.js';
 import type { Issuer, Sequenced, Submission } from '../queue/submission.js';
-import { StaleHeadError, type EntryRecord, type LogStorage, type ShardRecord, type TreeHead } from '../storage/log-storage.js';
+import { ShardNotActiveError, StaleHeadError, type EntryRecord, type LogStorage, type ShardRecord, type TreeHead } from '../storage/log-storage.js';
 
 export interface SequencerOptions {
   /** A batch is committed as soon as it holds this many new entries. @defaultValue 1000 */
@@ -164,6 +164,8 @@ export class ShardSequencer {
         return;
       } catch (err) {
         if (err instanceof FatalSequencerError) return this.die(err, batch);
+        // Frozen or read-only under us: this sequencer's work on the shard is over.
+        if (err instanceof ShardNotActiveError) return this.die(new FatalSequencerError(err.message, { cause: err }), batch);
         const stale = err instanceof StaleHeadError;
         try {
           await this.reload();
@@ -304,6 +306,7 @@ export class ShardSequencer {
         this.head = head;
       } catch (err) {
         if (err instanceof FatalSequencerError) return this.die(err, []);
+        if (err instanceof ShardNotActiveError) return this.die(new FatalSequencerError(err.message, { cause: err }), []);
         await this.reload().catch((reloadErr: unknown) => {
           // A transient error is retried at the next tick; a fatal one stops us now.
           if (reloadErr instanceof FatalSequencerError) this.die(reloadErr, []);

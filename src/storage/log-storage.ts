@@ -58,6 +58,11 @@ export interface AppendBatch {
   head: TreeHead;
 }
 
+/** The shard is no longer active (read-only, frozen, ...): it takes no new entries or tree heads. */
+export class ShardNotActiveError extends Error {
+  override name = 'ShardNotActiveError';
+}
+
 /** The shard's tree head moved under us: another writer committed first. Never a fork. */
 export class StaleHeadError extends Error {
   override name = 'StaleHeadError';
@@ -192,8 +197,10 @@ export class LogStorage {
 
   private async appendBatchTx(shardId: number, b: AppendBatch): Promise<void> {
     await this.knex.transaction(async (trx) => {
+      // Only an active shard grows: a freeze that set another state wins over a sequencer
+      // that has not heard of it yet.
       const updated = await trx('shards')
-        .where({ id: shardId, tree_size: b.expected.treeSize, root_hash: buf(b.expected.rootHash) })
+        .where({ id: shardId, state: 'active', tree_size: b.expected.treeSize, root_hash: buf(b.expected.rootHash) })
         .where('sth_timestamp', '<', b.head.timestamp)
         .update({
           tree_size: b.head.treeSize,
@@ -201,7 +208,11 @@ export class LogStorage {
           sth_timestamp: b.head.timestamp,
           sth_signature: buf(b.head.signature),
         });
-      if (updated !== 1) throw new StaleHeadError(`shard ${shardId}: tree head moved from size ${b.expected.treeSize}; another writer committed first`);
+      if (updated !== 1) {
+        const row = await trx('shards').where({ id: shardId }).first('state');
+        if (row && row.state !== 'active') throw new ShardNotActiveError(`shard ${shardId} is ${String(row.state)}: it takes no new entries or tree heads`);
+        throw new StaleHeadError(`shard ${shardId}: tree head moved from size ${b.expected.treeSize}; another writer committed first`);
+      }
       await trx('tree_heads').insert(this.headRow(shardId, b.head));
       for (let i = 0; i < b.issuers.length; i += 100) {
         await trx('issuers')

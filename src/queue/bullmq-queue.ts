@@ -3,7 +3,8 @@
 // carries one result per submission. Jobs are kept for a while after completion because
 // removeOnComplete: true races with waitUntilFinished (PERFORMANCE.md, known gotchas).
 import { Queue, QueueEvents, Worker, type ConnectionOptions, type Job } from 'bullmq';
-import { CtError, unavailable } from '../util/errors.js';
+import type { Logger } from '../log/logger.js';
+import { CtError } from '../util/errors.js';
 import { MicroBatcher, type MicroBatcherOptions } from './micro-batcher.js';
 import type { BatchHandler, SubmissionConsumer, SubmissionQueue } from './queue.js';
 import { decodeBatch, decodeResult, encodeBatch, encodeResult, type WireBatch, type WireResult } from './submission.js';
@@ -21,6 +22,17 @@ export interface BullOptions extends MicroBatcherOptions {
    * A released submission's retry is enqueued again; dedup makes that safe. @defaultValue 60000
    */
   waitMs?: number;
+  /** Where Redis connection errors go (JSON, once per window if the logger throttles). */
+  log?: Logger;
+}
+
+/**
+ * Routes a BullMQ object's 'error' events to the log. Without a listener BullMQ prints them
+ * raw (console.error, multi-line stacks) outside the JSON log. Answers never carry these
+ * messages: they name Redis keys.
+ */
+function logErrors(emitter: { on(event: 'error', f: (err: Error) => void): unknown }, what: string, log: Logger | undefined): void {
+  emitter.on('error', (err) => log?.warn(`queue: ${what}: Redis error`, { reason: 'redis', err: err.message }));
 }
 
 export function redisConnection(url: string): ConnectionOptions {
@@ -64,6 +76,8 @@ export class BullSubmissionQueue implements SubmissionQueue {
       // the job's events and for closing): hundreds at once is normal, not a leak.
       queue.setMaxListeners(0);
       events.setMaxListeners(0);
+      logErrors(queue, 'queue', this.opts.log);
+      logErrors(events, 'events', this.opts.log);
       const ready = events.waitUntilReady();
       const batcher = new MicroBatcher(async (subs, issuers) => {
         await ready;
@@ -71,10 +85,12 @@ export class BullSubmissionQueue implements SubmissionQueue {
         try {
           job = await queue.add('batch', encodeBatch(subs, issuers), JOB_OPTS);
         } catch (err) {
-          throw unavailable(503, 'queue_unavailable', `couldn't enqueue: ${(err as Error).message}`, 2);
+          this.opts.log?.warn("queue: couldn't enqueue", { reason: 'queue_unavailable', err: (err as Error).message });
+          throw new CtError(503, 'queue_unavailable', 'the submission queue is unavailable; retry shortly', { cause: err, retryAfter: 2 });
         }
         const results = (await job.waitUntilFinished(events, this.opts.waitMs ?? 60_000).catch((err: Error) => {
-          throw new CtError(503, 'sequencer_failed', `sequencing failed: ${err.message}`, { cause: err, retryAfter: 1 });
+          this.opts.log?.warn('queue: sequencing failed', { reason: 'sequencer_failed', err: err.message });
+          throw new CtError(503, 'sequencer_failed', 'sequencing failed; retry shortly', { cause: err, retryAfter: 1 });
         })) as WireResult[];
         return results.map((r) => {
           if (!r.ok) throw new CtError(r.status, r.reason, r.msg);
@@ -109,6 +125,7 @@ export interface BullConsumerOptions {
   prefix?: string;
   /** Jobs processed at once; they pool into the same sequencer batches. @defaultValue 64 */
   concurrency?: number;
+  log?: Logger;
 }
 
 /** The sequencer's side. */
@@ -130,7 +147,9 @@ export class BullSubmissionConsumer implements SubmissionConsumer {
         } catch (err) {
           // A per-batch failure is an answer, not a BullMQ failure: the CTFE turns it into
           // each waiter's status (503 for our trouble, 4xx for theirs).
-          const e = err instanceof CtError ? err : new CtError(503, 'sequencer_error', (err as Error).message);
+          // A non-CtError is ours (a database error naming tables): logged, not forwarded.
+          if (!(err instanceof CtError)) this.opts.log?.warn('sequencer: batch failed', { reason: 'sequencer_error', err: (err as Error).message });
+          const e = err instanceof CtError ? err : new CtError(503, 'sequencer_error', 'the sequencer failed this batch; retry shortly');
           return subs.map(() => ({ ok: false as const, status: e.status, reason: e.reason, msg: e.message }));
         }
       },
@@ -143,9 +162,8 @@ export class BullSubmissionConsumer implements SubmissionConsumer {
         lockDuration: 10000,
       },
     );
-    worker.on('error', () => {
-      /* connection trouble is retried by ioredis; jobs in flight stall and are retried */
-    });
+    // Connection trouble is retried by ioredis; jobs in flight stall and are retried.
+    logErrors(worker, 'worker', this.opts.log);
     this.workers.push(worker);
     await worker.waitUntilReady();
   }

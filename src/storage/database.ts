@@ -3,6 +3,7 @@
 import { mkdirSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
+import type { Logger } from '../log/logger.js';
 
 export interface DatabaseOptions {
   /** mysql://user:pass@host:port/db for MariaDB; undefined for the embedded SQLite default. */
@@ -11,6 +12,22 @@ export interface DatabaseOptions {
   dataDir: string;
   /** Connections in the MariaDB pool. @defaultValue 8 */
   poolSize?: number;
+  /**
+   * Where knex's own warnings go (e.g. "Acquire connection error" with a stack, once per
+   * failed acquire). Without it knex prints them raw on stdout, outside the JSON log.
+   */
+  log?: Logger;
+}
+
+/** knex's logger hooks, as single-line JSON records (first line of the message only). */
+function knexLog(log: Logger | undefined): Knex.Config['log'] {
+  const line = (m: unknown) => String(m).split('\n', 1)[0]!.slice(0, 500);
+  return {
+    warn: (m: unknown) => log?.warn('database: driver warning', { reason: 'knex', err: line(m) }),
+    error: (m: unknown) => log?.error('database: driver error', { reason: 'knex', err: line(m) }),
+    deprecate: (m: unknown) => log?.debug('database: deprecation', { err: line(m) }),
+    debug: (m: unknown) => log?.debug('database: debug', { err: line(m) }),
+  };
 }
 
 export type Dialect = 'mysql' | 'sqlite';
@@ -64,13 +81,15 @@ export function openDatabase(opts: DatabaseOptions): Knex {
   // knex otherwise writes every bound value into an error's message: a failed batch insert
   // would carry megabytes of certificates into logs and answers.
   const compileSqlOnError = false;
+  const log = knexLog(opts.log);
   if (opts.url) {
-    return knexFactory({ client: 'mysql2', connection: mysqlConnection(opts.url), pool: { min: 0, max: opts.poolSize ?? 8 }, compileSqlOnError });
+    return knexFactory({ client: 'mysql2', connection: mysqlConnection(opts.url), pool: { min: 0, max: opts.poolSize ?? 8 }, compileSqlOnError, log });
   }
   mkdirSync(opts.dataDir, { recursive: true });
   return knexFactory({
     client: 'better-sqlite3',
     compileSqlOnError,
+    log,
     connection: { filename: join(opts.dataDir, 'ctlog.sqlite') },
     useNullAsDefault: true,
     pool: {

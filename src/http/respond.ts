@@ -29,7 +29,10 @@ export function sendError(res: ServerResponse, err: unknown, log?: Logger): numb
   }
   if (err instanceof CtError) {
     log?.warn('request failed', { status: err.status, reason: err.reason, err: err.message });
-    sendJson(res, err.status, { error: err.message }, err.retryAfter ? { 'Retry-After': String(err.retryAfter) } : {});
+    // A 503 is always "come back later" (Chrome's policy counts it as downtime either way,
+    // but clients back off properly only with a Retry-After).
+    const retryAfter = err.retryAfter ?? (err.status === 503 ? 1 : undefined);
+    sendJson(res, err.status, { error: err.message }, retryAfter ? { 'Retry-After': String(retryAfter) } : {});
     return err.status;
   }
   if (isDatabaseUnavailable(err)) {

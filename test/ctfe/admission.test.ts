@@ -145,7 +145,7 @@ describe('priority classes', () => {
       assert.equal((await post(`${s.url}/add-chain`, { chain: old })).status, 200, 'the first low-priority one fits the budget');
       const refused = await post(`${s.url}/add-chain`, { chain: old });
       assert.equal(refused.status, 503);
-      assert.ok(Number(refused.headers.get('retry-after')) >= 1);
+      assert.ok(Number(refused.headers.get('retry-after')) >= 1, 'Retry-After');
       assert.equal((await post(`${s.url}/add-chain`, { chain: withScts })).status, 503, 'a certificate carrying SCTs is low priority too');
       assert.equal((await post(`${s.url}/add-chain`, { chain: fresh })).status, 200, 'a fresh certificate is not');
       assert.equal((await post(`${s.url}/add-pre-chain`, { chain: pki.chains[2]!.ders.map(b64) })).status, 200, 'a precertificate is not');
@@ -233,7 +233,7 @@ describe('metrics', () => {
       const text = await metrics.registry.metrics();
       const agents = new Set([...text.matchAll(/ctlog_agent_submissions_total\{agent="([^"]+)"/g)].map((m) => m[1]));
       assert.ok(agents.size <= 51, `${agents.size} agent labels`);
-      assert.ok(agents.has('other'));
+      assert.ok(agents.has('other'), 'agents past the first 50 are "other"');
       assert.match(text, /ctlog_agent_submissions_total\{agent="bot0",reason="accepted"\} 1/);
       assert.match(text, /ctlog_refused_total\{shard="h1",endpoint="add-chain",reason="rate_limited"\} 79/);
     } finally {

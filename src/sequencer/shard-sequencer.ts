@@ -10,6 +10,7 @@
 //    database says which), go on. The waiters retry and find their entries by dedup.
 //  - fatal (the stored tiles do not rebuild the stored root; signing fails): stop. A
 //    restart recovers from the database alone, or the operator must look.
+import { LRUCache } from 'lru-cache';
 import { appendLeaves, edgeFromTiles, rightEdgeTiles, leafHash, rootOfEdge, type RightEdge } from '../merkle/index.js';
 import type { LogSigner } from '../signing/index.js';
 import { encodeCtExtensions, encodeMerkleTreeLeaf, type SignedEntry } from '../tls/index.js';
@@ -59,8 +60,12 @@ export class ShardSequencer {
   private poolTimer: NodeJS.Timeout | undefined;
   private sthTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
-  private readonly knownIssuers = new Set<string>();
-  private readonly recent = new Map<string, { idx: number; timestamp: number }>();
+  /** Issuers known to be stored (bounded: forgetting one only costs a redundant insert-ignore). */
+  private readonly knownIssuers = new LRUCache<string, true>({ max: 100_000 });
+  private recentCache: LRUCache<string, { idx: number; timestamp: number }> | undefined;
+  private get recent(): LRUCache<string, { idx: number; timestamp: number }> {
+    return (this.recentCache ??= new LRUCache({ max: this.opts.recentMax ?? 200_000 }));
+  }
   private stopped = false;
   private fatal: Error | undefined;
 
@@ -253,7 +258,7 @@ export class ShardSequencer {
       this.head = head;
       this.edge = newEdge;
     }
-    for (const i of issuers) this.knownIssuers.add(hex(i.fingerprint));
+    for (const i of issuers) this.knownIssuers.set(hex(i.fingerprint), true);
 
     // 5. Only now sign the SCTs and answer (invariant 1).
     for (const [k, v] of assigned) this.remember(k, v);
@@ -268,15 +273,6 @@ export class ShardSequencer {
   }
 
   private remember(k: string, v: { idx: number; timestamp: number }): void {
-    const max = this.opts.recentMax ?? 200_000;
-    if (this.recent.size >= max) {
-      // Drop the oldest eighth: Map iteration is insertion order.
-      let n = Math.max(1, Math.floor(max / 8));
-      for (const key of this.recent.keys()) {
-        if (n-- <= 0) break;
-        this.recent.delete(key);
-      }
-    }
     this.recent.set(k, v);
   }
 

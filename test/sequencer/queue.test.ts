@@ -9,7 +9,7 @@ import { ShardSequencer } from '../../src/sequencer/shard-sequencer.js';
 import type { ShardRecord } from '../../src/storage/log-storage.js';
 import { createShard } from '../../src/storage/shard-init.js';
 import type { CtError } from '../../src/util/errors.js';
-import { REDIS_URL, freshDb, freshPrefix, writeKey, type TestDb } from '../helpers/services.js';
+import { REDIS_URL, freshDb, freshPrefix, testWitness, writeKey, type TestDb } from '../helpers/services.js';
 import { syntheticSubmission, verifyWholeTree } from '../helpers/synthetic.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -41,7 +41,7 @@ describe('BullMQ queue', () => {
     await sleep(500);
     assert.equal(queue.depth('q'), 0, 'the lost batch was released');
 
-    const seq = new ShardSequencer(db.storage, shard, loadSigner(keyFile), { poolSize: 100, poolPeriodMs: 5, sthIntervalMs: 60_000, clock: Date.now });
+    const seq = new ShardSequencer(db.storage, shard, loadSigner(keyFile), { witness: testWitness(db.dataDir, shard), poolSize: 100, poolPeriodMs: 5, sthIntervalMs: 60_000, clock: Date.now });
     await seq.start();
     const consumer = new BullSubmissionConsumer({ redisUrl: REDIS_URL, prefix: redis.prefix });
     await consumer.consume('q', (subs, iss) => seq.add(subs, iss));

@@ -38,10 +38,21 @@ function mysqlConnection(url: string): Knex.MySql2ConnectionConfig {
   };
 }
 
+/**
+ * knex's logger, minus its "Acquire connection error" warning: that error also rejects the
+ * query that needed the connection, and whoever awaited it reports it (once, with its fix).
+ */
+const knexLog = {
+  warn(message: unknown) {
+    if (typeof message === 'string' && message.startsWith('Acquire connection error')) return;
+    console.warn(message);
+  },
+};
+
 /** Creates the MariaDB database named in url if it does not exist (migrate and tests). */
 export async function ensureMysqlDatabase(url: string): Promise<void> {
   const conn = mysqlConnection(url);
-  const admin = knexFactory({ client: 'mysql2', connection: { ...conn, database: undefined } as Knex.MySql2ConnectionConfig, pool: { min: 0, max: 1 } });
+  const admin = knexFactory({ client: 'mysql2', connection: { ...conn, database: undefined } as Knex.MySql2ConnectionConfig, pool: { min: 0, max: 1 }, log: knexLog });
   try {
     await admin.raw(`CREATE DATABASE IF NOT EXISTS \`${conn.database!.replace(/`/g, '')}\``);
   } finally {
@@ -52,7 +63,7 @@ export async function ensureMysqlDatabase(url: string): Promise<void> {
 /** Drops a MariaDB database (tests clean up after themselves). */
 export async function dropMysqlDatabase(url: string): Promise<void> {
   const conn = mysqlConnection(url);
-  const admin = knexFactory({ client: 'mysql2', connection: { ...conn, database: undefined } as Knex.MySql2ConnectionConfig, pool: { min: 0, max: 1 } });
+  const admin = knexFactory({ client: 'mysql2', connection: { ...conn, database: undefined } as Knex.MySql2ConnectionConfig, pool: { min: 0, max: 1 }, log: knexLog });
   try {
     await admin.raw(`DROP DATABASE IF EXISTS \`${conn.database!.replace(/`/g, '')}\``);
   } finally {
@@ -65,12 +76,13 @@ export function openDatabase(opts: DatabaseOptions): Knex {
   // would carry megabytes of certificates into logs and answers.
   const compileSqlOnError = false;
   if (opts.url) {
-    return knexFactory({ client: 'mysql2', connection: mysqlConnection(opts.url), pool: { min: 0, max: opts.poolSize ?? 8 }, compileSqlOnError });
+    return knexFactory({ client: 'mysql2', connection: mysqlConnection(opts.url), pool: { min: 0, max: opts.poolSize ?? 8 }, compileSqlOnError, log: knexLog });
   }
   mkdirSync(opts.dataDir, { recursive: true });
   return knexFactory({
     client: 'better-sqlite3',
     compileSqlOnError,
+    log: knexLog,
     connection: { filename: join(opts.dataDir, 'ctlog.sqlite') },
     useNullAsDefault: true,
     pool: {

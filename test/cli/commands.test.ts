@@ -94,6 +94,24 @@ describe('ctlog operator commands', () => {
     assert.equal(tiled.operators[0].tiled_logs[0].monitoring_url, 'https://ct.example.org/t2027h1/');
   });
 
+  test('shard create --all: a key and a shard for every configured shard, idempotent', async () => {
+    const data = ['--config', config, '--data', join(dir, 'data')];
+    const first = await ctlog('shard', 'create', '--all', ...data);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /^shard t2027h1 exists \(id 1\), log id \S+: unchanged$/m);
+    assert.match(first.stdout, /^created shard t2027h2 \(id 2\), log id \S+, new key .*t2027h2\.pem \(back it up/m);
+    assert.equal(statSync(join(dir, 'data/keys/t2027h2.pem')).mode & 0o777, 0o600);
+    const again = await ctlog('shard', 'create', '--all', ...data);
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(again.stdout.trim().split('\n').map((l) => l.replace(/log id [A-Za-z0-9+/=]+/, 'log id X')), ['shard t2027h1 exists (id 1), log id X: unchanged', 'shard t2027h2 exists (id 2), log id X: unchanged']);
+    // A key that does not match the shard's log id is never used, and the message says why.
+    rmSync(join(dir, 'data/keys/t2027h2.pem'));
+    assert.equal((await ctlog('keygen', '--out', join(dir, 'data/keys/t2027h2.pem'))).code, 0);
+    const wrong = await ctlog('shard', 'create', '--all', ...data);
+    assert.equal(wrong.code, 2);
+    assert.match(wrong.stderr, /shard t2027h2 exists in the database with log id \S+, but .*t2027h2\.pem has log id \S+: put the shard's original key back/);
+  });
+
   test('demo-chain prints an add-chain body that the demo root accepts', async () => {
     for (const flags of [[], ['--precert'], ['--psc']]) {
       const r = await ctlog('demo-chain', ...flags);

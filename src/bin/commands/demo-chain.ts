@@ -32,6 +32,6 @@ export function registerDemoChain(program: Command): void {
         notBefore: now - 3600_000,
         notAfter,
       });
-      process.stdout.write(JSON.stringify({ chain: chain.map(b64) }) + ' ');
+      process.stdout.write(JSON.stringify({ chain: chain.map(b64) }) + '\n');
     });
 }

@@ -12,6 +12,6 @@ export function registerKeygen(program: Command): void {
       const { logIdFromSpki } = await import('../../signing/index.js');
       const { b64, hex } = await import('../../util/bytes.js');
       const spki = writeKeyFile(opts.out);
-      process.stdout.write(`wrote ${opts.out} log id ${b64(logIdFromSpki(spki))} (hex ${hex(logIdFromSpki(spki))}) public key ${b64(spki)} `);
+      process.stdout.write(`wrote ${opts.out}\nlog id ${b64(logIdFromSpki(spki))} (hex ${hex(logIdFromSpki(spki))})\npublic key ${b64(spki)}\n`);
     });
 }

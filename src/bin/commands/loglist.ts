@@ -20,6 +20,6 @@ export function registerLoglist(program: Command): void {
       if (!(await s.knex.schema.hasTable('shards'))) throw new Error('the database has no shards yet: run `ctlog serve` (embedded) or `ctlog migrate` and `ctlog shard create --all`');
       return s.listShards();
     });
-    process.stdout.write(JSON.stringify(buildLogList(config, records, Date.now(), { tiled: Boolean(opts.tiled) }), null, 2) + ' ');
+    process.stdout.write(JSON.stringify(buildLogList(config, records, Date.now(), { tiled: Boolean(opts.tiled) }), null, 2) + '\n');
   });
 }

@@ -15,6 +15,6 @@ export function registerMigrate(program: Command): void {
     const { withStorage } = await import('../with-storage.js');
     if (o.database) await ensureMysqlDatabase(o.database);
     const ran = await withStorage(o, (s) => migrate(s.knex));
-    process.stdout.write(ran.length ? `applied ${ran.length} migration(s): ${ran.join(', ')} ` : 'schema is up to date ');
+    process.stdout.write(ran.length ? `applied ${ran.length} migration(s): ${ran.join(', ')}\n` : 'schema is up to date\n');
   });
 }

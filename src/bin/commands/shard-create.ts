@@ -63,6 +63,6 @@ export function registerShardCreate(shard: Command): void {
         out.push(`created shard ${rec.name} (id ${rec.id}), log id ${b64(rec.logId)}${keyNote}`);
       }
     });
-    process.stdout.write(out.join(' ') + ' ');
+    process.stdout.write(out.join('\n') + '\n');
   });
 }

@@ -13,6 +13,6 @@ export function registerShardStatus(shard: Command): void {
     const { withStorage } = await import('../with-storage.js');
     const config = loadConfig(o.config, o.data);
     const records = await withStorage(o, async (s) => ((await s.knex.schema.hasTable('shards')) ? s.listShards() : []));
-    process.stdout.write(formatShardStatus(config, records, Date.now()) + ' ');
+    process.stdout.write(formatShardStatus(config, records, Date.now()) + '\n');
   });
 }

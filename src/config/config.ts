@@ -81,7 +81,11 @@ function isObj(v: unknown): v is Obj {
  * generated on first run live there); relative root paths against the file's directory.
  */
 export function loadConfig(file: string, dataDir: string): LogConfig {
-  if (!existsSync(file)) throw new ConfigError(`${file}: no such file; pass --config FILE or create shards.yaml (see README)`);
+  if (!existsSync(file)) {
+    throw new ConfigError(
+      `${file}: no such file; pass --config FILE or set CTLOG_CONFIG, or, in a container, mount your shards.yaml there (docker run -v "$PWD/shards.yaml:${file}:ro" ...; k8s/base mounts the ctlog-config ConfigMap); the repository's shards.yaml documents every field`,
+    );
+  }
   let doc: unknown;
   try {
     doc = parse(readFileSync(file, 'utf8'));

@@ -1,6 +1,6 @@
 // Opening the database: MariaDB (production) or SQLite (the embedded default), behind one
 // knex instance. Migrations live in migrations/ and run through the same code for both.
-import { mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 
@@ -108,18 +108,24 @@ export function openDatabase(opts: DatabaseOptions): Knex {
   });
 }
 
+// migrations/ beside src/: the TypeScript sources in a checkout, or their compiled .js in
+// dist/migrations (npm run build). knex records each migration by name, so a migration keeps
+// its .ts name whichever file runs it: a database migrated by one runs under the other.
 const migrationsDir = resolve(import.meta.dirname, '../../migrations');
+const MIGRATION_FILE = /^(\d+_.*)\.(ts|js)$/;
 
-/** knex migration source over migrations/*.ts, loaded through the module system (no knexfile). */
+/** knex migration source over migrations/, loaded through the module system (no knexfile). */
 const migrationSource: Knex.MigrationSource<string> = {
   async getMigrations() {
-    return readdirSync(migrationsDir).filter((f) => /^\d+_.*\.ts$/.test(f)).sort();
+    const names = readdirSync(migrationsDir).flatMap((f) => (f.endsWith('.d.ts') ? [] : [MIGRATION_FILE.exec(f)?.[1]].filter((n) => n !== undefined)));
+    return [...new Set(names)].sort().map((n) => `${n}.ts`);
   },
   getMigrationName(name) {
     return name;
   },
   async getMigration(name) {
-    return (await import(join(migrationsDir, name))) as Knex.Migration;
+    const ts = join(migrationsDir, name);
+    return (await import(existsSync(ts) ? ts : ts.replace(/\.ts$/, '.js'))) as Knex.Migration;
   },
 };
 

@@ -87,7 +87,11 @@ function isObj(v: unknown): v is Obj {
  * generated on first run live there); relative root paths against the file's directory.
  */
 export function loadConfig(file: string, dataDir: string): LogConfig {
-  if (!existsSync(file)) throw new ConfigError(`${file}: no such file; pass --config FILE or create shards.yaml (see README)`);
+  if (!existsSync(file)) {
+    throw new ConfigError(
+      `${file}: no such file; pass --config FILE or set CTLOG_CONFIG, or, in a container, mount your shards.yaml there (docker run -v "$PWD/shards.yaml:${file}:ro" ...; k8s/base mounts the ctlog-config ConfigMap); the repository's shards.yaml documents every field`,
+    );
+  }
   let doc: unknown;
   try {
     doc = parse(readFileSync(file, 'utf8'));
@@ -213,6 +217,21 @@ export function parseConfig(doc: unknown, ctx: { file: string; dataDir: string; 
       const k = `${what}:${v}`;
       if (seen.has(k)) fail(`shards (${s.name})`, `duplicate ${what} "${v}"; each shard needs its own`);
       seen.set(k, s.name);
+    }
+  }
+  // Two active shards whose NotAfter windows overlap would both accept one certificate: the
+  // same certificate in two logs of one operator, and a log list whose temporal intervals
+  // overlap. A shard that no longer accepts (read-only, frozen) may share a window with its
+  // replacement.
+  const active = shards.filter((s) => s.state === 'active').sort((a, b) => a.notAfterStart - b.notAfterStart);
+  for (let i = 1; i < active.length; i++) {
+    const [a, b] = [active[i - 1]!, active[i]!];
+    if (b.notAfterStart < a.notAfterLimit) {
+      const iso = (t: number) => new Date(t).toISOString().replace('.000Z', 'Z');
+      fail(
+        `shards (${a.name}, ${b.name})`,
+        `active shards ${a.name} [${iso(a.notAfterStart)}, ${iso(a.notAfterLimit)}) and ${b.name} [${iso(b.notAfterStart)}, ${iso(b.notAfterLimit)}) overlap from ${iso(b.notAfterStart)} to ${iso(Math.min(a.notAfterLimit, b.notAfterLimit))}; make the windows adjacent (one's not_after_limit = the next one's not_after_start), or set state: read-only on the one that no longer accepts`,
+      );
     }
   }
   return Object.freeze({

@@ -334,7 +334,13 @@ describe('Dockerfile', () => {
     assert.equal(last('EXPOSE'), '6962');
     const entry = JSON.parse(last('ENTRYPOINT') ?? '[]') as string[];
     assert.deepEqual(entry.slice(-2), ['node', 'bin/ctlog.mjs']);
-    assert.ok(lines.some((l) => /npm ci --omit=dev/.test(l)), 'npm ci --omit=dev');
+    const text = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+    assert.match(text, /^RUN npm ci --no-audit --no-fund$/m, 'installs from the lock file alone, no npm install fallback');
+    assert.doesNotMatch(text, /npm install/);
+    assert.match(text, /npm run build/, 'compiles to dist/');
+    assert.match(text, /npm prune --omit=dev/, 'ships no TypeScript loader');
+    assert.match(text, /COPY --from=build \/app\/dist \.\/dist/);
+    assert.doesNotMatch(text.slice(text.lastIndexOf('\nFROM ')), /^COPY src /m, 'the final image runs dist/, not src/');
   });
 
   test('every path it copies from the build context exists and is not docker-ignored', () => {

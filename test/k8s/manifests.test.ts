@@ -180,6 +180,18 @@ describe('k8s manifests', () => {
         for (const name of ['ctlog-ctfe', 'ctlog-read']) assert.notEqual(deployment(r.docs, name).spec.strategy?.type, 'Recreate');
       });
 
+      test("the sequencer's data directory (the fork guard's records) is a persistent volume, not an emptyDir", () => {
+        const seq = deployment(r.docs, SEQUENCER);
+        const c = podSpec(seq).containers[0];
+        const dataDir = c.env.find((e: Obj) => e.name === 'CTLOG_DATA')?.value;
+        const mount = c.volumeMounts.find((m: Obj) => m.mountPath === dataDir);
+        assert.ok(mount, `a volume is mounted at CTLOG_DATA (${dataDir})`);
+        const vol = podSpec(seq).volumes.find((v: Obj) => v.name === mount.name);
+        const claim = vol?.persistentVolumeClaim?.claimName;
+        assert.ok(claim, `volume ${mount.name} is a PersistentVolumeClaim`);
+        assert.ok(r.docs.some((d) => d.kind === 'PersistentVolumeClaim' && d.metadata.name === claim), `the claim ${claim} is rendered`);
+      });
+
       test('every container has probes (the sequencer on /healthz, front ends and read servers on /livez and /readyz), sane resources and a hardened securityContext', () => {
         for (const w of workloads(r.docs)) {
           const spec = podSpec(w);

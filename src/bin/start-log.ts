@@ -101,6 +101,7 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
         shards: config.shards,
         clock,
         createMissing: o.createShards || embedded,
+        requireReplicaAck: config.requireReplicaAck,
         onFatal: (err) => {
           log.error('sequencer stopped: fatal error; restart to recover from the database', { err });
           process.exitCode = 1;

@@ -1,6 +1,6 @@
 // Opening the database: MariaDB (production) or SQLite (the embedded default), behind one
 // knex instance. Migrations live in migrations/ and run through the same code for both.
-import { mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import type { Logger } from '../log/logger.js';
@@ -19,11 +19,19 @@ export interface DatabaseOptions {
   log?: Logger;
 }
 
-/** knex's logger hooks, as single-line JSON records (first line of the message only). */
+/**
+ * knex's logger hooks, as single-line JSON records (first line of the message only). Its
+ * "Acquire connection error" warning (with a stack, once per failed acquire) is dropped:
+ * that error also rejects the query that needed the connection, and whoever awaited it
+ * reports it (once, with its fix).
+ */
 function knexLog(log: Logger | undefined): Knex.Config['log'] {
   const line = (m: unknown) => String(m).split('\n', 1)[0]!.slice(0, 500);
   return {
-    warn: (m: unknown) => log?.warn('database: driver warning', { reason: 'knex', err: line(m) }),
+    warn: (m: unknown) => {
+      if (typeof m === 'string' && m.startsWith('Acquire connection error')) return;
+      log?.warn('database: driver warning', { reason: 'knex', err: line(m) });
+    },
     error: (m: unknown) => log?.error('database: driver error', { reason: 'knex', err: line(m) }),
     deprecate: (m: unknown) => log?.debug('database: deprecation', { err: line(m) }),
     debug: (m: unknown) => log?.debug('database: debug', { err: line(m) }),
@@ -58,7 +66,7 @@ function mysqlConnection(url: string): Knex.MySql2ConnectionConfig {
 /** Creates the MariaDB database named in url if it does not exist (migrate and tests). */
 export async function ensureMysqlDatabase(url: string): Promise<void> {
   const conn = mysqlConnection(url);
-  const admin = knexFactory({ client: 'mysql2', connection: { ...conn, database: undefined } as Knex.MySql2ConnectionConfig, pool: { min: 0, max: 1 } });
+  const admin = knexFactory({ client: 'mysql2', connection: { ...conn, database: undefined } as Knex.MySql2ConnectionConfig, pool: { min: 0, max: 1 }, log: knexLog(undefined) });
   try {
     await admin.raw(`CREATE DATABASE IF NOT EXISTS \`${conn.database!.replace(/`/g, '')}\``);
   } finally {
@@ -69,7 +77,7 @@ export async function ensureMysqlDatabase(url: string): Promise<void> {
 /** Drops a MariaDB database (tests clean up after themselves). */
 export async function dropMysqlDatabase(url: string): Promise<void> {
   const conn = mysqlConnection(url);
-  const admin = knexFactory({ client: 'mysql2', connection: { ...conn, database: undefined } as Knex.MySql2ConnectionConfig, pool: { min: 0, max: 1 } });
+  const admin = knexFactory({ client: 'mysql2', connection: { ...conn, database: undefined } as Knex.MySql2ConnectionConfig, pool: { min: 0, max: 1 }, log: knexLog(undefined) });
   try {
     await admin.raw(`DROP DATABASE IF EXISTS \`${conn.database!.replace(/`/g, '')}\``);
   } finally {
@@ -115,18 +123,24 @@ export function openDatabase(opts: DatabaseOptions): Knex {
   });
 }
 
+// migrations/ beside src/: the TypeScript sources in a checkout, or their compiled .js in
+// dist/migrations (npm run build). knex records each migration by name, so a migration keeps
+// its .ts name whichever file runs it: a database migrated by one runs under the other.
 const migrationsDir = resolve(import.meta.dirname, '../../migrations');
+const MIGRATION_FILE = /^(\d+_.*)\.(ts|js)$/;
 
-/** knex migration source over migrations/*.ts, loaded through the module system (no knexfile). */
+/** knex migration source over migrations/, loaded through the module system (no knexfile). */
 const migrationSource: Knex.MigrationSource<string> = {
   async getMigrations() {
-    return readdirSync(migrationsDir).filter((f) => /^\d+_.*\.ts$/.test(f)).sort();
+    const names = readdirSync(migrationsDir).flatMap((f) => (f.endsWith('.d.ts') ? [] : [MIGRATION_FILE.exec(f)?.[1]].filter((n) => n !== undefined)));
+    return [...new Set(names)].sort().map((n) => `${n}.ts`);
   },
   getMigrationName(name) {
     return name;
   },
   async getMigration(name) {
-    return (await import(join(migrationsDir, name))) as Knex.Migration;
+    const ts = join(migrationsDir, name);
+    return (await import(existsSync(ts) ? ts : ts.replace(/\.ts$/, '.js'))) as Knex.Migration;
   },
 };
 

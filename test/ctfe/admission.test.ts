@@ -11,7 +11,10 @@ import { clientAddress, clientKey, TrustedProxies } from '../../src/http/client-
 import type { ShardRuntime } from '../../src/http/shard-runtime.js';
 import { Metrics } from '../../src/metrics/metrics.js';
 import { InProcessQueue } from '../../src/queue/in-process-queue.js';
-import type { Sequenced } from '../../src/queue/submission.js';
+import type { Sequenced, Submission } from '../../src/queue/submission.js';
+import { createSigner, generateLogKey } from '../../src/signing/index.js';
+import { encodeCtExtensions } from '../../src/tls/index.js';
+import { createPrivateKey } from 'node:crypto';
 import { RootStore } from '../../src/x509/index.js';
 import { generatedPki, type GeneratedPki } from './chains.js';
 import { b64, issue, listen, post, shardConfig, x509 } from './harness.js';
@@ -33,17 +36,26 @@ before(async () => {
   withScts = await leaf('adm-scts', { serial: 'a003', notBefore: '2026-01-31T12:00:00Z', extra: [new x509.Extension('1.3.6.1.4.1.11129.2.4.2', false, new Uint8Array([4, 2, 0, 0]))] });
 });
 
+const signer = createSigner(createPrivateKey(generateLogKey().privateKeyPem));
+
 const runtime = (): ShardRuntime => ({
   config: shardConfig({ name: 'h1', prefix: '/2026h1', notAfterStart: '2026-01-01T00:00:00Z', notAfterLimit: '2026-07-01T00:00:00Z' }, '/nonexistent'),
   id: 1,
-  logId: new Uint8Array(32).fill(7),
-  publicKey: new Uint8Array(91),
+  logId: signer.logId,
+  publicKey: signer.publicKeySpki,
   roots,
   origin: '127.0.0.1/2026h1',
 });
 
-const instant = (subs: unknown[]): Promise<Sequenced[]> =>
-  Promise.resolve(subs.map((_, i) => ({ idx: i, timestamp: NOW, extensions: new Uint8Array(0), signature: new Uint8Array([4, 3, 0, 0]), duplicate: false })));
+/** A sequencer that answers at once with an SCT it signs without logging anything. */
+const instant = (subs: Submission[]): Promise<Sequenced[]> =>
+  Promise.resolve(
+    subs.map((s, i) => {
+      const extensions = encodeCtExtensions({ leafIndex: i });
+      const sct = signer.signSct(NOW, s.entry, extensions);
+      return { identity: s.identity, idx: i, timestamp: sct.timestamp, extensions, signature: sct.signature, duplicate: false };
+    }),
+  );
 
 async function serve(extra: Partial<CtfeDeps> = {}): Promise<{ url: string; ctfe: Ctfe; close(): Promise<void> }> {
   const queue = new InProcessQueue({ lingerMs: 1 });

@@ -6,7 +6,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createCtfe } from '../../src/ctfe/index.js';
 import type { ShardRuntime } from '../../src/http/shard-runtime.js';
 import { InProcessQueue } from '../../src/queue/in-process-queue.js';
-import type { Sequenced } from '../../src/queue/submission.js';
+import type { Sequenced, Submission } from '../../src/queue/submission.js';
+import { createSigner, generateLogKey } from '../../src/signing/index.js';
+import { encodeCtExtensions } from '../../src/tls/index.js';
+import { createPrivateKey } from 'node:crypto';
 import { createReader } from '../../src/read/index.js';
 import { RootStore } from '../../src/x509/index.js';
 import { generatedPki } from '../ctfe/chains.js';
@@ -35,17 +38,25 @@ export async function fuzzSetup(): Promise<FuzzSetup> {
     roots: [pki.root.der, ...fixtureRoots()],
     now,
   };
+  const signer = createSigner(createPrivateKey(generateLogKey().privateKeyPem));
   const rt: ShardRuntime = {
     config: shardConfig({ name: 'f1', prefix: '/f1', notAfterStart: '2026-01-01T00:00:00Z', notAfterLimit: '2026-07-01T00:00:00Z' }, '/nonexistent'),
     id: 1,
-    logId: new Uint8Array(32).fill(7),
-    publicKey: new Uint8Array(91),
+    logId: signer.logId,
+    publicKey: signer.publicKeySpki,
     roots: RootStore.fromCerts(corpus.roots),
     origin: '127.0.0.1/f1',
   };
   const queue = new InProcessQueue({ lingerMs: 1 });
-  const answer = (subs: unknown[]): Promise<Sequenced[]> =>
-    Promise.resolve(subs.map((_, i) => ({ idx: i, timestamp: now, extensions: new Uint8Array(0), signature: new Uint8Array([4, 3, 0, 0]), duplicate: false })));
+  // A sequencer that answers at once with an SCT it signs without logging anything.
+  const answer = (subs: Submission[]): Promise<Sequenced[]> =>
+    Promise.resolve(
+      subs.map((s, i) => {
+        const extensions = encodeCtExtensions({ leafIndex: i });
+        const sct = signer.signSct(now, s.entry, extensions);
+        return { identity: s.identity, idx: i, timestamp: sct.timestamp, extensions, signature: sct.signature, duplicate: false };
+      }),
+    );
   await queue.consume('f1', answer);
   const ctfe = createCtfe({ queue, shards: [rt], clock: () => now });
 

@@ -44,9 +44,9 @@ describe('TokenBucketRateLimiter', () => {
 describe('RedisRateLimiter on real Redis', () => {
   test('burst then refusal; buckets per key; shared between two limiters (replicas)', async () => {
     const p = freshPrefix();
-    const a = new RedisRateLimiter({ redis: REDIS_URL, ratePerSecond: 0.01, burst: 3, prefix: `${p.prefix}:rl:`, timeoutMs: 5000 });
     // Generous timeouts: on a loaded machine a first call (connect, script load) can take
     // longer than the default 100 ms, and would then be decided locally.
+    const a = new RedisRateLimiter({ redis: REDIS_URL, ratePerSecond: 0.01, burst: 3, prefix: `${p.prefix}:rl:`, timeoutMs: 5000 });
     const b = new RedisRateLimiter({ redis: REDIS_URL, ratePerSecond: 0.01, burst: 3, prefix: `${p.prefix}:rl:`, timeoutMs: 5000 });
     try {
       const k = `1.2.3.4 ca/${randomUUID()}`;

@@ -175,6 +175,7 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
           load,
           shedLagMs: a.shedLagMs,
           maxPending: a.maxPending,
+          maxQueueDelayMs: a.maxQueueDelayMs,
           oldNotBeforeMs: a.oldNotBeforeMs,
           lowPriorityLimit: a.lowPriority && bucket(a.lowPriority),
           issuerLimit: a.issuerQuota && bucket(a.issuerQuota),

@@ -80,6 +80,8 @@ export interface AdmissionConfig {
   readonly shedLagMs: number;
   /** Submissions one front end holds at once; beyond: 503 (low priority beyond half). */
   readonly maxPending: number;
+  /** Standing wait for an SCT (ms) at which submissions get 503 (low priority at half). */
+  readonly maxQueueDelayMs: number;
 }
 
 /** log.http: limits of every serving process's HTTP server. */
@@ -91,7 +93,7 @@ export interface HttpLimits {
 }
 
 const LOG_FIELDS = ['base_url', 'operator', 'rate_limit', 'read_rate_limit', 'trusted_proxies', 'admission', 'http', 'require_replica_ack'];
-const ADMISSION_DEFAULTS = { old_not_before_hours: 48, shed_lag_ms: 200, max_pending: 16384 } as const;
+const ADMISSION_DEFAULTS = { old_not_before_hours: 48, shed_lag_ms: 200, max_pending: 16384, max_queue_delay_ms: 500 } as const;
 const HTTP_DEFAULTS = { max_connections: 10000, headers_timeout_ms: 20000, request_timeout_ms: 30000, keep_alive_timeout_ms: 65000 } as const;
 
 export class ConfigError extends Error {
@@ -203,6 +205,7 @@ export function parseConfig(doc: unknown, ctx: { file: string; dataDir: string; 
     issuerQuota: rate('log.admission.issuer_quota', a.issuer_quota),
     shedLagMs: whole('log.admission.shed_lag_ms', a.shed_lag_ms, 10, 60_000),
     maxPending: whole('log.admission.max_pending', a.max_pending, 1, 10_000_000),
+    maxQueueDelayMs: whole('log.admission.max_queue_delay_ms', a.max_queue_delay_ms, 10, 600_000),
   });
   const h = section('log.http', log.http, HTTP_DEFAULTS, []);
   const http: HttpLimits = Object.freeze({

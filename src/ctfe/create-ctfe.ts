@@ -22,6 +22,7 @@ import { CtError, unavailable } from '../util/errors.js';
 import { PublicKeyCache, parseCertificate, validateChain, type ChainPolicy } from '../x509/index.js';
 import { parseChainBody } from './parse-chain.js';
 import { priorityOf } from './priority.js';
+import { QueueDelay } from './queue-delay.js';
 import type { RateLimiter } from './rate-limiter.js';
 import { BodyBudget, ClientGoneError, readBody } from './read-body.js';
 
@@ -70,6 +71,12 @@ export interface AdmissionOptions {
   load?: LoadSignal;
   /** Submissions this front end holds at once (reading, validating, awaiting the SCT); beyond: 503. Low priority beyond half. @defaultValue 16384 */
   maxPending?: number;
+  /**
+   * The standing wait for an SCT (ms, the minimum over 500 ms windows, per shard) above which
+   * new submissions get 503: the pipeline behind the CTFE is saturated. Low priority at half
+   * of it. @defaultValue 500
+   */
+  maxQueueDelayMs?: number;
   /** Bytes of request bodies held at once, all requests together; beyond: 503. @defaultValue 64 MiB */
   maxBodyBytesBuffered?: number;
   /** An add-chain leaf whose notBefore is older than this (ms) is low priority. @defaultValue 48 h */
@@ -118,6 +125,9 @@ export function createCtfe(deps: CtfeDeps): Ctfe {
   const shedLag = adm.shedLagMs ?? 200;
   const maxPending = adm.maxPending ?? 16384;
   const oldNotBefore = adm.oldNotBeforeMs ?? 48 * HOUR;
+  const maxDelay = adm.maxQueueDelayMs ?? 500;
+  if (!(maxDelay > 0)) throw new RangeError(`maxQueueDelayMs must be > 0, got ${maxDelay}`);
+  const delays = new Map(deps.shards.map((s) => [s.config.name, new QueueDelay()]));
   if (!(shedLag > 0)) throw new RangeError(`shedLagMs must be > 0, got ${shedLag}`);
   if (!Number.isSafeInteger(maxPending) || maxPending < 1) throw new RangeError(`maxPending must be a positive integer, got ${maxPending}`);
   if (!(oldNotBefore > 0)) throw new RangeError(`oldNotBeforeMs must be > 0, got ${oldNotBefore}`);
@@ -207,12 +217,17 @@ export function createCtfe(deps: CtfeDeps): Ctfe {
     if (depth >= r.depthLimit) {
       throw unavailable(503, 'overloaded', `shard ${cfg.name} is overloaded (${depth} submissions waiting); retry shortly${r.kind === 'x509' ? ' (add-pre-chain is served first)' : ''}`, 1);
     }
+    const delay = delays.get(cfg.name)!;
+    const standing = delay.standing(performance.now());
+    if (standing >= maxDelay) {
+      throw unavailable(503, 'overloaded', `shard ${cfg.name} is overloaded (SCTs take ${Math.round(standing)} ms); retry shortly`, 1);
+    }
 
     const ders = parseChainBody(await readBody(req, maxBody, bodies));
     const now = clock();
     // Low priority is decided from the leaf alone, before the costly signature checks.
     if (priorityOf(r.endpoint, ders[0]!, now, oldNotBefore) === 'low') {
-      const late = (adm.load?.lagMs ?? 0) >= shedLag / 2 || inFlight > maxPending / 2 || queue.depth(cfg.name) >= r.depthLimit / 2;
+      const late = (adm.load?.lagMs ?? 0) >= shedLag / 2 || inFlight > maxPending / 2 || queue.depth(cfg.name) >= r.depthLimit / 2 || standing >= maxDelay / 2;
       if (late) throw unavailable(503, 'low_priority_shed', 'the log is busy and serves fresh certificates and precertificates first; retry this one later', 5);
       if (adm.lowPriorityLimit && !(await adm.lowPriorityLimit.take('low'))) {
         throw unavailable(503, 'low_priority_limited', 'the budget for certificates issued long ago or already carrying SCTs is used up; retry later', adm.lowPriorityLimit.retryAfterSeconds ?? 5);
@@ -243,7 +258,18 @@ export function createCtfe(deps: CtfeDeps): Ctfe {
     }
     const sub: Submission = { identity: v.identity, entry: v.entry, cert: v.leaf.der, chain: v.chain.map((c) => c.fingerprint) };
     const issuers: Issuer[] = v.chain.map((c) => ({ fingerprint: c.fingerprint, der: c.der }));
-    const s = await queue.submit(cfg.name, sub, issuers, cfg.submissionDeadlineMs);
+    // The wait of every answer that went through the pipeline (and of every deadline: a stuck
+    // pipeline answers nothing else); not of refusals like queue_full, which are instant.
+    const queued = performance.now();
+    const waited = () => delay.observe(performance.now() - queued, performance.now());
+    let s;
+    try {
+      s = await queue.submit(cfg.name, sub, issuers, cfg.submissionDeadlineMs);
+      waited();
+    } catch (err) {
+      if (err instanceof CtError && err.reason === 'deadline') waited();
+      throw err;
+    }
     const sct: Sct = { version: 0, logId: r.shard.logId, timestamp: s.timestamp, extensions: s.extensions, signature: s.signature };
     if (verifyScts && !verifySct(r.shard.publicKey, sct, sub.entry)) {
       // Never hand out an SCT that is not for this submission; the retry is sequenced again

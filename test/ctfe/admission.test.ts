@@ -7,6 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import { before, describe, test } from 'node:test';
 import { createCtfe, TokenBucketRateLimiter, type Ctfe, type CtfeDeps } from '../../src/ctfe/index.js';
+import { QueueDelay } from '../../src/ctfe/queue-delay.js';
 import { clientAddress, clientKey, TrustedProxies } from '../../src/http/client-address.js';
 import type { ShardRuntime } from '../../src/http/shard-runtime.js';
 import { Metrics } from '../../src/metrics/metrics.js';
@@ -250,6 +251,45 @@ describe('metrics', () => {
       assert.match(text, /ctlog_refused_total\{shard="h1",endpoint="add-chain",reason="rate_limited"\} 79/);
     } finally {
       await s.close();
+    }
+  });
+});
+
+describe('queue delay', () => {
+  test('QueueDelay: the minimum wait of the last window', () => {
+    const d = new QueueDelay(100);
+    d.observe(50, 0);
+    d.observe(900, 10);
+    assert.equal(d.standing(50), 0, 'the first window is not complete');
+    assert.equal(d.standing(100), 50, 'a burst: one submission got through in 50 ms');
+    d.observe(700, 150);
+    d.observe(800, 160);
+    assert.equal(d.standing(210), 700, 'a standing queue: every submission waited');
+    assert.equal(d.standing(420), 0, 'nothing answered for two windows: no signal');
+  });
+
+  test('a pipeline with a standing wait over max_queue_delay_ms gets 503 before the body is read', async () => {
+    const queue = new InProcessQueue({ lingerMs: 1 });
+    // A sequencer that takes 250 ms a batch: every SCT waits at least that long.
+    await queue.consume('h1', (subs) => new Promise((r) => setTimeout(() => r(instant(subs)), 250)));
+    const metrics = new Metrics();
+    const ctfe = createCtfe({ queue, shards: [runtime()], clock: () => NOW, metrics, admission: { maxQueueDelayMs: 200 } });
+    const { server, url } = await listen(ctfe);
+    try {
+      const send = () => post(`${url}/2026h1/ct/v1/add-pre-chain`, { chain: pki.chains[2]!.ders.map(b64) });
+      assert.deepEqual((await Promise.all([send(), send(), send()])).map((r) => r.status), [200, 200, 200]);
+      await new Promise((r) => setTimeout(r, 550)); // the window of those answers closes
+      const refused = await send();
+      assert.equal(refused.status, 503);
+      assert.match(String(refused.body.error), /SCTs take \d+ ms/);
+      assert.equal(refused.headers.get('retry-after'), '1');
+      await new Promise((r) => setTimeout(r, 1100)); // two windows without answers: no signal
+      assert.equal((await send()).status, 200);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      await ctfe.close();
+      await queue.close();
     }
   });
 });

@@ -19,7 +19,7 @@ import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { loadIssuer, makeIntermediate } from '../src/cli/cert-factory.js';
 import { benchEnv } from './_harness.js';
-import { nowMs, prepareWorkers, runWorker, type OpenLoopResult } from './_load.js';
+import { CpuWatch, nowMs, prepareWorkers, runWorker, servicePids, type OpenLoopResult } from './_load.js';
 import { percentile, printTable, type Row } from './table.js';
 
 const FACTOR = Number(process.argv[2] ?? 5);
@@ -80,7 +80,7 @@ function post(agent: Agent, url: URL, body: string, headers: Record<string, stri
 
 /** The normal client: NORMAL_RATE submissions a second, each timed, from its own address. */
 async function normalClient(url: URL, bodies: string[], seconds: number): Promise<Answer[]> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 16 });
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   const out: Promise<Answer>[] = [];
   const n = Math.round(NORMAL_RATE * seconds);
   const start = performance.now();
@@ -158,10 +158,17 @@ try {
     return { job: 'open' as const, url: url.href, bodies: ids.map((k) => bodies[(k + capacityUsed) % bodies.length]!), headers: ids.map(headersOf), ids, startAt: 0, intervalMs: 1000 / floodRate, sockets: 512, timeoutMs: 30_000 };
   });
   const workers = await prepareWorkers<OpenLoopResult>(jobs);
+  const cpu = new CpuWatch({ ctfe: [pids.ctfe], sequencer: [pids.sequencer], ...servicePids() });
+  cpu.begin();
   const startAt = nowMs() + 50;
   const [flood, underLoad] = await Promise.all([workers.go({ startAt }), normalClient(url, normalBodies.slice(Math.round(NORMAL_RATE * 6)), SECONDS)]);
   clearInterval(sampler);
+  const cpuUsed = cpu.end();
+  const burstSecs = (nowMs() - startAt) / 1000;
   await new Promise((r) => setTimeout(r, 5000));
+  // The CTFE's own account of its refusals, by cause.
+  const metricsText = await fetch(`${ctfe.url}/metrics`).then((r) => r.text(), () => '');
+  const refusals = [...metricsText.matchAll(/^ctlog_refused_total\{shard="([^"]*)",endpoint="([^"]*)",reason="([^"]+)"\} (\d+)/gm)].map((m) => [m[3]!, Number(m[4])] as const);
   const rssAfter = { ctfe: rssMiB(pids.ctfe), sequencer: rssMiB(pids.sequencer) };
 
   const statuses = new Map<number, number>();
@@ -183,6 +190,8 @@ try {
     ...[...statuses].sort(([a], [b]) => a - b).map(([s, n]): Row => ({ figure: `answers ${s === 0 ? 'reset/timeout' : s}`, value: n, unit: 'requests' })),
     { figure: 'answers other than 200, 429, 503', value: disallowed, unit: 'requests', target: 0, goal: 'max' },
   ];
+  for (const [reason, n] of refusals) rows.push({ figure: `ctfe refusals counted: ${reason}`, value: n, unit: 'requests' });
+  for (const [k, secs] of cpuUsed) rows.push({ figure: `CPU during the burst: ${k}`, value: secs / burstSecs, unit: 'cores' });
   for (const k of ['ctfe', 'sequencer'] as const) {
     rows.push({ figure: `${k} RSS before`, value: rssBefore[k], unit: 'MiB' });
     rows.push({ figure: `${k} RSS peak during`, value: rssPeak[k], unit: 'MiB', target: rssBefore[k] + 256, goal: 'max' });

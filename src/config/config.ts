@@ -93,7 +93,7 @@ export interface HttpLimits {
 }
 
 const LOG_FIELDS = ['base_url', 'operator', 'rate_limit', 'read_rate_limit', 'trusted_proxies', 'admission', 'http', 'require_replica_ack'];
-const ADMISSION_DEFAULTS = { old_not_before_hours: 48, shed_lag_ms: 200, max_pending: 16384, max_queue_delay_ms: 500 } as const;
+const ADMISSION_DEFAULTS = { old_not_before_hours: 48, shed_lag_ms: 200, max_pending: 16384, max_queue_delay_ms: 1000 } as const;
 const HTTP_DEFAULTS = { max_connections: 10000, headers_timeout_ms: 20000, request_timeout_ms: 30000, keep_alive_timeout_ms: 65000 } as const;
 
 export class ConfigError extends Error {

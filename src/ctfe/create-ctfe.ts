@@ -74,7 +74,7 @@ export interface AdmissionOptions {
   /**
    * The standing wait for an SCT (ms, the minimum over 500 ms windows, per shard) above which
    * new submissions get 503: the pipeline behind the CTFE is saturated. Low priority at half
-   * of it. @defaultValue 500
+   * of it. @defaultValue 1000
    */
   maxQueueDelayMs?: number;
   /** Bytes of request bodies held at once, all requests together; beyond: 503. @defaultValue 64 MiB */
@@ -125,7 +125,7 @@ export function createCtfe(deps: CtfeDeps): Ctfe {
   const shedLag = adm.shedLagMs ?? 200;
   const maxPending = adm.maxPending ?? 16384;
   const oldNotBefore = adm.oldNotBeforeMs ?? 48 * HOUR;
-  const maxDelay = adm.maxQueueDelayMs ?? 500;
+  const maxDelay = adm.maxQueueDelayMs ?? 1000;
   if (!(maxDelay > 0)) throw new RangeError(`maxQueueDelayMs must be > 0, got ${maxDelay}`);
   const delays = new Map(deps.shards.map((s) => [s.config.name, new QueueDelay()]));
   if (!(shedLag > 0)) throw new RangeError(`shedLagMs must be > 0, got ${shedLag}`);

@@ -202,16 +202,17 @@ export function createCtfe(deps: CtfeDeps): Ctfe {
       const others = active.map((s) => s.config.prefix).join(', ');
       throw new CtError(403, 'shard_not_active', `shard ${cfg.name} is ${cfg.state} and accepts no new entries${others ? `; submit to an active shard: ${others}` : ''}`);
     }
-    // Load first: it costs a property read, and a front end past its CPU must refuse before
-    // doing anything else (reading the body, parsing it, asking Redis).
-    const lag = adm.load?.lagMs ?? 0;
-    if (lag >= shedLag || inFlight > maxPending) {
-      throw unavailable(503, 'overloaded', 'the log is overloaded; retry shortly', 1);
-    }
+    // A front end far past its CPU refuses before doing anything else (asking Redis, reading
+    // the body, parsing it): the check is a property read.
+    const overloaded = () => unavailable(503, 'overloaded', 'the log is overloaded; retry shortly', 1);
+    if ((adm.load?.lagMs ?? 0) >= 2 * shedLag || inFlight > maxPending) throw overloaded();
+    // Then the client's own limit, so that a client over it hears 429 (its doing, with its
+    // Retry-After) rather than the 503 that load would give everyone.
     if (rateLimit && !(await rateLimit.take(clientKey(clientAddress(req, deps.trustedProxies))))) {
       metrics?.rateLimited.labels(cfg.name, r.endpoint).inc();
       throw unavailable(429, 'rate_limited', 'too many requests from this client address; slow down', rateLimit.retryAfterSeconds ?? 1);
     }
+    if ((adm.load?.lagMs ?? 0) >= shedLag) throw overloaded();
     const depth = queue.depth(cfg.name);
     metrics?.queueDepth.labels(cfg.name).set(depth);
     if (depth >= r.depthLimit) {

@@ -66,13 +66,26 @@ for (const overlay of OVERLAYS) {
   }
 }
 
+/** kubectl with a kustomize that reads these kustomizations (`labels:` needs kustomize 4.1+). */
+function kubectl(args: string[]): string {
+  try {
+    return execFileSync('kubectl', args, { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    const e = err as { code?: string; stderr?: string };
+    if (e.code === 'ENOENT') {
+      assert.fail('kubectl is not installed: the manifest tests render with the real `kubectl kustomize` (kubectl 1.27+ or kustomize 5); install kubectl, e.g. from the Kubernetes apt repository (Debian\'s kubernetes-client 1.20 is too old)');
+    }
+    throw new Error(`kubectl ${args.join(' ')}: ${e.stderr ?? err}`);
+  }
+}
+
 const rendered = new Map<string, Rendered>();
 /** `kubectl kustomize` of an overlay, parsed; rendered once per overlay. */
 function render(overlay: string): Rendered {
   let r = rendered.get(overlay);
   if (!r) {
     const dir = join(work, 'k8s', 'overlays', overlay);
-    const out = execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    const out = kubectl(['kustomize', dir]);
     r = { dir, docs: parseAllDocuments(out).map((d) => d.toJS() as Obj).filter((d) => d !== null) };
     rendered.set(overlay, r);
   }

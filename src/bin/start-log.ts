@@ -239,7 +239,7 @@ function operatorApp(d: { storage: LogStorage; shards: ShardRuntime[]; metrics: 
     }
   });
   app.get('/healthz', async (_req, res) => {
-    // Fails when an active shard has not produced an STH recently (DESIGN.md "Operations").
+    // Fails when an active shard has not produced an STH recently (docs/DESIGN.md "Operations").
     const now = d.clock();
     const shards: Record<string, unknown> = {};
     let ok = true;

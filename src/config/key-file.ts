@@ -1,4 +1,4 @@
-// Loading a shard's private key: only the sequencer (and `ctlog shard create`) does this (DESIGN.md: the CTFE and the
+// Loading a shard's private key: only the sequencer (and `ctlog shard create`) does this (docs/DESIGN.md: the CTFE and the
 // read server hold no signing key).
 import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';

@@ -1,6 +1,6 @@
 // The sequencer of one shard: pools submissions, assigns consecutive indexes, commits
 // entries + tiles + the new STH in one conditional transaction, and only then signs SCTs
-// (DESIGN.md "The write path", invariants 1–4).
+// (docs/DESIGN.md "The write path", invariants 1–4).
 //
 // Errors are of three kinds, handled where they arise:
 //  - StaleHeadError (another writer committed first): reload the head from the database

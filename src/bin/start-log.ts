@@ -205,7 +205,7 @@ async function shardRuntimes(storage: LogStorage, config: LogConfig, log: Logger
   for (const cfg of config.shards) {
     const rec = await storage.getShard(cfg.name);
     if (!rec) {
-      throw new Error(`shard ${cfg.name} is not in the database; create it once with \`ctlog shard create ${cfg.name}\` (the embedded \`ctlog serve\` does so on first run)`);
+      throw new Error(`shard ${cfg.name} is not in the database; run \`ctlog shard create --all\` once (it creates every configured shard, and is safe to re-run; the embedded \`ctlog serve\` does so on first run)`);
     }
     const { roots, skipped } = loadRoots(cfg.roots);
     if (skipped.length) log.warn('skipped unreadable roots', { shard: cfg.name, skipped: skipped.length });

@@ -143,6 +143,7 @@ describe('ctlog operator commands', () => {
     { scenario: 'malformed --redis', args: () => ['ctfe', '--redis', 'localhost:6379'], code: 2, message: /option '--redis <url>' .* is invalid\. expected redis:\/\/ or rediss:\/\// },
     { scenario: 'malformed --listen', args: () => ['serve', '--listen', '6962'], code: 2, message: /option '--listen <host:port>' .* is invalid\. expected HOST:PORT/ },
     { scenario: 'database refuses connections', args: () => ['migrate', '--database', 'mysql://root@127.0.0.1:1/ctlog'], code: 1, message: /^ctlog: cannot reach the database at 127\.0\.0\.1:1 \(ECONNREFUSED\): check --database \/ CTLOG_DATABASE_URL, and that MariaDB is running\n$/ },
+    { scenario: 'Redis refuses connections', args: () => ['sequencer', '--config', config, '--data', join(dir, 'data'), '--database', 'mysql://root@127.0.0.1:3306/ctlog_no_such_db', '--redis', 'redis://127.0.0.1:1'], code: 1, message: /^ctlog: cannot reach Redis at 127\.0\.0\.1:1 \(ECONNREFUSED\): check --redis \/ CTLOG_REDIS_URL, and that Redis is running\n$/ },
     { scenario: 'database that does not exist', args: () => ['shard', 'status', '--config', config, '--database', 'mysql://root@127.0.0.1:3306/ctlog_no_such_db'], code: 1, message: /^ctlog: Unknown database 'ctlog_no_such_db': run `ctlog migrate` first/ },
   ];
   // commander answers --help before any action runs: nothing is created, migrated or served.

@@ -1,6 +1,5 @@
 // Runs one serving process (serve, or one role) until SIGTERM/SIGINT or a fatal sequencer
 // error, then drains and resolves; the entry point exits with process.exitCode.
-import { Redis } from 'ioredis';
 import { b64 } from '../util/bytes.js';
 import type { CommonOptions } from './options.js';
 import { UsageError } from './options.js';
@@ -48,6 +47,7 @@ export async function runServer(roles: Role[], o: CommonOptions): Promise<void> 
  * a PING, 5 s at most; the error reaches the CLI, which names --redis and the fix.
  */
 async function checkRedis(url: string): Promise<void> {
+  const { Redis } = await import('ioredis');
   const r = new Redis(url, { lazyConnect: true, connectTimeout: 5000, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
   // The socket's error (ECONNREFUSED, ENOTFOUND, ...) arrives as an event; connect() then
   // only says "Connection is closed". Throw the cause, once.

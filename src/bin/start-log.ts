@@ -11,7 +11,6 @@ import { parseListen, sendError, sendJson } from '../http/respond.js';
 import type { ShardRuntime } from '../http/shard-runtime.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { Metrics } from '../metrics/metrics.js';
-import { BullSubmissionConsumer, BullSubmissionQueue } from '../queue/bullmq-queue.js';
 import { InProcessQueue } from '../queue/in-process-queue.js';
 import type { SubmissionConsumer, SubmissionQueue } from '../queue/queue.js';
 import { createReader } from '../read/index.js';
@@ -86,6 +85,9 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
     let queue: SubmissionQueue | undefined;
     let consumer: SubmissionConsumer | undefined;
     if (o.redisUrl) {
+      // Loaded only with Redis: BullMQ costs ~0.7 s of start-up (docs/PERFORMANCE.md), which the
+      // embedded default does not need.
+      const { BullSubmissionConsumer, BullSubmissionQueue } = await import('../queue/bullmq-queue.js');
       if (o.roles.includes('ctfe')) queue = new BullSubmissionQueue({ redisUrl: o.redisUrl, prefix: o.redisPrefix });
       if (o.roles.includes('sequencer')) consumer = new BullSubmissionConsumer({ redisUrl: o.redisUrl, prefix: o.redisPrefix });
     } else {

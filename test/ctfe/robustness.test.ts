@@ -354,7 +354,7 @@ describe('never a 500, never a crash', () => {
     const atSequencer = new Promise<void>((r) => (reached = r));
     await queue.consume('h1', async (subs) => {
       reached();
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 1000));
       return instant(subs);
     });
     const c = await serve(queue);

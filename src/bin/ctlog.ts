@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { loadIssuer, makeChain, makeIntermediate } from '../cli/cert-factory.js';
 import { loadConfig, ConfigError } from '../config/config.js';
 import { loadSigner } from '../config/key-file.js';
+import { loadQueueKey } from '../config/queue-key.js';
 import { buildLogList } from '../cli/log-list.js';
 import { formatShardStatus } from '../cli/shard-status.js';
 import { createLogger } from '../log/logger.js';
@@ -39,7 +40,13 @@ Flags (environment):
   --data DIR         embedded database and generated keys (CTLOG_DATA; default ./data)
   --listen HOST:PORT (CTLOG_LISTEN; default 127.0.0.1:6962)
   --database URL     mysql://user:pass@host:3306/db (CTLOG_DATABASE_URL; default embedded SQLite)
-  --redis URL        redis://host:6379 (CTLOG_REDIS_URL; default in-process queue)
+  --database URL     also mysql://…/db?ssl-mode=VERIFY_IDENTITY&ssl-ca=FILE for TLS (README)
+  --redis URL        redis://[user:pass@]host:6379[/db], rediss://… for TLS (CTLOG_REDIS_URL;
+                     default in-process queue)
+  --queue-key-file FILE
+                     the key that authenticates queue messages, shared by ctfe and sequencer
+                     (CTLOG_QUEUE_KEY_FILE, or the hex key in CTLOG_QUEUE_KEY; default
+                     <data>/queue.key); needed with --redis. Make one: openssl rand -hex 32
   --create-shards    let serve/sequencer create shards missing from the database
 `;
 
@@ -65,6 +72,7 @@ async function serveCommand(roles: Role[], o: CommonOptions): Promise<void> {
     databaseUrl: o.database,
     redisUrl: o.redis,
     redisPrefix: o.redisPrefix,
+    queueKey: o.redis ? loadQueueKey({ file: o.queueKeyFile, value: o.queueKey, dataDir: o.data }) : undefined,
     createShards: o.createShards,
     migrate: roles.length === 3,
   });

@@ -1,7 +1,8 @@
 // Flags shared by every command, each with an environment fallback (containers set env):
 // --config (CTLOG_CONFIG, ./shards.yaml), --data (CTLOG_DATA, ./data), --listen (CTLOG_LISTEN,
 // 127.0.0.1:6962), --database (CTLOG_DATABASE_URL; none = embedded SQLite), --redis
-// (CTLOG_REDIS_URL; none = in-process queue).
+// (CTLOG_REDIS_URL; none = in-process queue), --queue-key-file (CTLOG_QUEUE_KEY_FILE, or the
+// key itself in CTLOG_QUEUE_KEY; src/config/queue-key.ts).
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -12,6 +13,10 @@ export interface CommonOptions {
   database: string | undefined;
   redis: string | undefined;
   redisPrefix: string;
+  /** File holding the queue key (src/config/queue-key.ts). */
+  queueKeyFile: string | undefined;
+  /** The queue key itself (hex or base64), from the environment only: never a flag, which `ps` would show. */
+  queueKey: string | undefined;
   createShards: boolean;
   positionals: string[];
   flags: Record<string, string | boolean | undefined>;
@@ -24,6 +29,7 @@ export const COMMON_FLAGS = {
   database: { type: 'string' },
   redis: { type: 'string' },
   'redis-prefix': { type: 'string' },
+  'queue-key-file': { type: 'string' },
   'create-shards': { type: 'boolean' },
   out: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -44,6 +50,8 @@ export function parseCommon(argv: string[], env: NodeJS.ProcessEnv = process.env
     database: values.database ?? env.CTLOG_DATABASE_URL ?? undefined,
     redis: values.redis ?? env.CTLOG_REDIS_URL ?? undefined,
     redisPrefix: values['redis-prefix'] ?? env.CTLOG_REDIS_PREFIX ?? 'ctlog',
+    queueKeyFile: values['queue-key-file'] ?? env.CTLOG_QUEUE_KEY_FILE ?? undefined,
+    queueKey: env.CTLOG_QUEUE_KEY ?? undefined,
     createShards: values['create-shards'] ?? false,
     positionals,
     flags: values as Record<string, string | boolean | undefined>,

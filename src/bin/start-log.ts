@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { loadConfig, type LogConfig } from '../config/config.js';
 import { loadRoots } from '../config/roots.js';
+import { MISSING_QUEUE_KEY } from '../config/queue-key.js';
 import { RedisRateLimiter, TokenBucketRateLimiter, createCtfe } from '../ctfe/index.js';
 import { parseListen, sendError, sendJson } from '../http/respond.js';
 import type { ShardRuntime } from '../http/shard-runtime.js';
@@ -31,6 +32,11 @@ export interface StartOptions {
   databaseUrl?: string;
   redisUrl?: string;
   redisPrefix?: string;
+  /**
+   * The key that authenticates queue messages between the CTFE and the sequencer; required
+   * with redisUrl when this process runs either (src/config/queue-key.ts loads it).
+   */
+  queueKey?: Uint8Array;
   /** Create shards missing from the database (explicit; the embedded default does it on first run). */
   createShards?: boolean;
   /** Run migrations at startup (serve does; split processes leave it to `ctlog migrate`). */
@@ -57,6 +63,7 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
   if (o.roles.length < 3 && (!o.redisUrl || !o.databaseUrl)) {
     throw new Error(`ctlog ${o.roles.join('+')} as a separate process needs --database and --redis (or CTLOG_DATABASE_URL and CTLOG_REDIS_URL); use \`ctlog serve\` for one process`);
   }
+  if (o.redisUrl && !o.queueKey && (o.roles.includes('ctfe') || o.roles.includes('sequencer'))) throw new Error(MISSING_QUEUE_KEY);
   if (embedded && o.roles.includes('sequencer')) {
     const generated = ensureKeys(loadConfig(o.configFile, o.dataDir), log);
     if (generated.length) log.info('generated shard keys on first run', { keys: generated });
@@ -86,8 +93,19 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
     let queue: SubmissionQueue | undefined;
     let consumer: SubmissionConsumer | undefined;
     if (o.redisUrl) {
-      if (o.roles.includes('ctfe')) queue = new BullSubmissionQueue({ redisUrl: o.redisUrl, prefix: o.redisPrefix });
-      if (o.roles.includes('sequencer')) consumer = new BullSubmissionConsumer({ redisUrl: o.redisUrl, prefix: o.redisPrefix });
+      if (o.roles.includes('ctfe')) queue = new BullSubmissionQueue({ redisUrl: o.redisUrl, prefix: o.redisPrefix, queueKey: o.queueKey! });
+      if (o.roles.includes('sequencer')) {
+        consumer = new BullSubmissionConsumer({
+          redisUrl: o.redisUrl,
+          prefix: o.redisPrefix,
+          queueKey: o.queueKey!,
+          onRefused: ({ shard, err }) => {
+            // Someone wrote to Redis who is not a CTFE of this log, or the keys differ.
+            log.warn('refused an unauthenticated queue message; nothing of it was sequenced', { shard, err: err.message });
+            metrics.refusedMessages.inc({ shard });
+          },
+        });
+      }
     } else {
       const q = new InProcessQueue();
       queue = q;

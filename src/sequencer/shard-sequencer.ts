@@ -17,6 +17,8 @@ import { equal, hex } from '../util/bytes.js';
 import { CtError } from '../util/errors.js';
 import type { Issuer, Sequenced, Submission } from '../queue/submission.js';
 import { ShardNotActiveError, StaleHeadError, type EntryRecord, type LogStorage, type ShardRecord, type TreeHead } from '../storage/log-storage.js';
+import type { LeafRebuilders } from '../x509/index.js';
+import { LeafCheck } from './leaf-check.js';
 
 export interface SequencerOptions {
   /** A batch is committed as soon as it holds this many new entries. @defaultValue 1000 */
@@ -38,6 +40,10 @@ export interface SequencerOptions {
   onCommit?: (info: { shard: string; added: number; duplicates: number; treeSize: number; seconds: number }) => void;
   /** Called when a batch fails and its waiters get a 503 (per-batch error; the sequencer goes on). */
   onBatchError?: (info: { shard: string; submissions: number; err: Error }) => void;
+  /** Called for each submission refused because its row would not rebuild to its entry (leaf-check.ts). */
+  onEntryRefused?: (info: { shard: string; err: CtError }) => void;
+  /** The leaf rebuild code (src/x509/leaf-rebuild.ts); tests inject other versions. */
+  rebuilders?: LeafRebuilders;
 }
 
 interface Waiter {
@@ -69,7 +75,12 @@ export class ShardSequencer {
     private readonly shard: ShardRecord,
     private readonly signer: LogSigner,
     private readonly opts: SequencerOptions,
-  ) {}
+  ) {
+    this.leafCheck = new LeafCheck(storage, { rebuilders: opts.rebuilders });
+  }
+
+  /** Every new row must rebuild to the leaf that is signed (DESIGN.md "Trust boundary"). */
+  private readonly leafCheck: LeafCheck;
 
   get treeHead(): TreeHead {
     return this.head;
@@ -114,6 +125,7 @@ export class ShardSequencer {
       const k = hex(i.fingerprint);
       if (!this.knownIssuers.has(k)) this.pendingIssuers.set(k, i);
     }
+    this.leafCheck.learn(issuers);
     const ps = subs.map(
       (sub) =>
         new Promise<Sequenced>((resolve, reject) => {
@@ -215,6 +227,8 @@ export class ShardSequencer {
       else unknown.push(w.sub.identity);
     });
     const stored = unknown.length ? await this.storage.findByIdentities(this.shard.id, unknown) : new Map<string, { idx: number; timestamp: number }>();
+    const chains = await this.leafCheck.chains([...firstOf.values()].map((i) => batch[i]!.sub));
+    const refused = new Map<string, CtError>();
 
     // 2. Assign indexes and one timestamp to the new entries. The STH carries the same
     // timestamp, so it is >= every SCT timestamp in its tree, and strictly increases.
@@ -226,14 +240,22 @@ export class ShardSequencer {
     for (const [k, i] of firstOf) {
       if (remembered.has(k) || stored.has(k)) continue;
       const sub = batch[i]!.sub;
+      const refusal = this.leafCheck.refusal(sub, chains);
+      if (refusal) {
+        refused.set(k, refusal);
+        this.opts.onEntryRefused?.({ shard: this.shard.name, err: refusal });
+        continue;
+      }
       const idx = size0 + entries.length;
       const extensions = encodeCtExtensions({ leafIndex: idx });
       const leaf = encodeMerkleTreeLeaf({ timestamp, entry: sub.entry, extensions });
       const h = leafHash(leaf);
       hashes.push(h);
-      entries.push({ idx, leafHash: h, identity: sub.identity, timestamp, entryType: sub.entry.type === 'x509' ? 0 : 1, cert: sub.cert, chain: sub.chain });
+      entries.push({ idx, leafHash: h, identity: sub.identity, timestamp, entryType: sub.entry.type === 'x509' ? 0 : 1, cert: sub.cert, chain: sub.chain, rebuild: this.leafCheck.version });
       assigned.set(k, { idx, timestamp });
     }
+    // What is stored must serve what is signed: a row that does not rebuild fails the batch.
+    this.leafCheck.verify(entries, hashes, chains);
 
     // 3. Extend the tree and sign its head; nothing is published until the commit.
     let newEdge = this.edge;
@@ -259,6 +281,8 @@ export class ShardSequencer {
     for (const [k, v] of assigned) this.remember(k, v);
     batch.forEach((w, i) => {
       const k = hex(w.sub.identity);
+      const no = refused.get(k);
+      if (no) return w.reject(no);
       const mine = assigned.get(k);
       const known = mine ?? remembered.get(k) ?? stored.get(k)!;
       w.resolve(this.sct(w.sub.entry, known.idx, known.timestamp, !mine || firstOf.get(k) !== i));

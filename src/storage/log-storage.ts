@@ -39,6 +39,8 @@ export interface EntryRecord {
   cert: Uint8Array;
   /** SHA-256 fingerprints of the chain, leaf issuer first, root last. */
   chain: Uint8Array[];
+  /** Rebuild version the leaf was logged with (src/x509/leaf-rebuild.ts). */
+  rebuild: number;
 }
 
 export interface TileWrite {
@@ -92,6 +94,7 @@ function rowToEntry(r: Record<string, unknown>): EntryRecord {
     entryType: Number(r.entry_type) as 0 | 1,
     cert: r.cert as Uint8Array,
     chain: splitChain(r.chain as Uint8Array),
+    rebuild: Number(r.rebuild ?? 1),
   };
 }
 
@@ -236,12 +239,12 @@ export class LogStorage {
     if (entries.length === 0) return;
     // One multi-row statement per chunk, built by hand: knex's insert builder costs several
     // times more CPU per row than the driver itself on the hot path (PERFORMANCE.md).
-    const placeholders = entries.map(() => '(?,?,?,?,?,?,?,?)').join(',');
+    const placeholders = entries.map(() => '(?,?,?,?,?,?,?,?,?)').join(',');
     const values: unknown[] = [];
     for (const e of entries) {
-      values.push(shardId, e.idx, buf(e.leafHash), buf(e.identity), e.timestamp, e.entryType, buf(e.cert), Buffer.concat(e.chain));
+      values.push(shardId, e.idx, buf(e.leafHash), buf(e.identity), e.timestamp, e.entryType, buf(e.cert), Buffer.concat(e.chain), e.rebuild);
     }
-    await trx.raw(`INSERT INTO entries (shard_id, idx, leaf_hash, identity, timestamp, entry_type, cert, chain) VALUES ${placeholders}`, values as Knex.RawBinding[]);
+    await trx.raw(`INSERT INTO entries (shard_id, idx, leaf_hash, identity, timestamp, entry_type, cert, chain, rebuild) VALUES ${placeholders}`, values as Knex.RawBinding[]);
   }
 
   /** A new tree head with no new entries (the periodic STH of an idle shard). Conditional like appendBatch. */
@@ -256,7 +259,7 @@ export class LogStorage {
       .where('idx', '>=', start)
       .where('idx', '<', end)
       .orderBy('idx')
-      .select('idx', 'leaf_hash', 'identity', 'timestamp', 'entry_type', 'cert', 'chain');
+      .select('idx', 'leaf_hash', 'identity', 'timestamp', 'entry_type', 'cert', 'chain', 'rebuild');
     return rows.map(rowToEntry);
   }
 

@@ -9,7 +9,7 @@ import { ShardSequencer } from '../../src/sequencer/shard-sequencer.js';
 import type { ShardRecord } from '../../src/storage/log-storage.js';
 import { createShard } from '../../src/storage/shard-init.js';
 import type { CtError } from '../../src/util/errors.js';
-import { REDIS_URL, freshDb, freshPrefix, writeKey, type TestDb } from '../helpers/services.js';
+import { QUEUE_KEY, REDIS_URL, freshDb, freshPrefix, writeKey, type TestDb } from '../helpers/services.js';
 import { syntheticSubmission, verifyWholeTree } from '../helpers/synthetic.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -31,7 +31,7 @@ describe('BullMQ queue', () => {
   });
 
   test('a job Redis lost does not pin its submissions: a retry is sequenced once a sequencer runs', async () => {
-    const queue = new BullSubmissionQueue({ redisUrl: REDIS_URL, prefix: redis.prefix, lingerMs: 1, waitMs: 300 });
+    const queue = new BullSubmissionQueue({ redisUrl: REDIS_URL, prefix: redis.prefix, lingerMs: 1, waitMs: 300, queueKey: QUEUE_KEY });
     const s = syntheticSubmission(1);
     // No sequencer yet: the caller's deadline passes; the job waits in Redis.
     await assert.rejects(queue.submit('q', s.sub, s.issuers, 100), (e: CtError) => e.status === 503);
@@ -43,7 +43,7 @@ describe('BullMQ queue', () => {
 
     const seq = new ShardSequencer(db.storage, shard, loadSigner(keyFile), { poolSize: 100, poolPeriodMs: 5, sthIntervalMs: 60_000, clock: Date.now });
     await seq.start();
-    const consumer = new BullSubmissionConsumer({ redisUrl: REDIS_URL, prefix: redis.prefix });
+    const consumer = new BullSubmissionConsumer({ redisUrl: REDIS_URL, prefix: redis.prefix, queueKey: QUEUE_KEY });
     await consumer.consume('q', (subs, iss) => seq.add(subs, iss));
     try {
       const r = await queue.submit('q', s.sub, s.issuers, 5000);

@@ -128,6 +128,11 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
           log.warn('batch failed; its submitters got 503 and retry', { shard: b.shard, submissions: b.submissions, err: (b.err as { code?: string }).code ?? b.err.message.slice(0, 200) });
           metrics.sequencedEntries.inc({ shard: b.shard, reason: 'batch_failed' }, b.submissions);
         },
+        onEntryRefused: (r) => {
+          // A CTFE and a sequencer that rebuild entries differently (a rolling deploy), or a bug.
+          log.warn('refused an entry whose stored row would not rebuild to its signed leaf', { shard: r.shard, err: r.err.message });
+          metrics.sequencedEntries.inc({ shard: r.shard, reason: 'not_reproducible' });
+        },
         onCommit: (c) => {
           metrics.batchSize.observe({ shard: c.shard }, c.added);
           metrics.sequencingDuration.observe({ shard: c.shard }, c.seconds);

@@ -16,6 +16,7 @@ export interface SequencerServiceOptions {
   onFatal?: SequencerOptions['onFatal'];
   onCommit?: SequencerOptions['onCommit'];
   onBatchError?: SequencerOptions['onBatchError'];
+  onEntryRefused?: SequencerOptions['onEntryRefused'];
 }
 
 export interface SequencerService {
@@ -44,6 +45,7 @@ export async function startSequencers(o: SequencerServiceOptions): Promise<Seque
       onFatal: o.onFatal,
       onCommit: o.onCommit,
       onBatchError: o.onBatchError,
+      onEntryRefused: o.onEntryRefused,
     });
     await seq.start();
     sequencers.set(cfg.name, seq);

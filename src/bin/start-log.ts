@@ -258,7 +258,9 @@ function operatorApp(d: { storage: LogStorage; shards: ShardRuntime[]; metrics: 
       await d.storage.listShards();
       sendJson(res, 200, { ok: true });
     } catch (err) {
-      sendJson(res, 503, { ok: false, error: `database: ${(err as Error).message}` });
+      // The driver's text (host names, users, statements) is for the log, not for clients.
+      d.log.warn('readiness check: database unavailable', { err: (err as { code?: string }).code ?? (err as Error).message });
+      sendJson(res, 503, { ok: false, error: 'database unavailable' });
     }
   });
   app.get('/healthz', async (_req, res) => {
@@ -278,7 +280,8 @@ function operatorApp(d: { storage: LogStorage; shards: ShardRuntime[]; metrics: 
         shards[s.config.name] = { tree_size: head.treeSize, sth_age_ms: age, ok: fresh };
       } catch (err) {
         ok = false;
-        shards[s.config.name] = { ok: false, error: (err as Error).message };
+        d.log.warn('health check: database unavailable', { shard: s.config.name, err: (err as { code?: string }).code ?? (err as Error).message });
+        shards[s.config.name] = { ok: false, error: 'database unavailable' };
       }
     }
     sendJson(res, ok ? 200 : 503, { ok, shards });

@@ -10,7 +10,7 @@ import type { Issuer, Submission } from '../../src/queue/submission.js';
 import { verifySth } from '../../src/signing/index.js';
 import { encodeCtExtensions, encodeMerkleTreeLeaf } from '../../src/tls/index.js';
 import { identityHash, parseCertificate, precertTbs } from '../../src/x509/index.js';
-import { fetchPlanTiles, type LogStorage, type ShardRecord } from '../../src/storage/log-storage.js';
+import { fetchPlanTiles, type LogStorage, type ShardRecord, type TreeHead } from '../../src/storage/log-storage.js';
 
 const sha = (b: Uint8Array) => new Uint8Array(createHash('sha256').update(b).digest());
 
@@ -61,7 +61,7 @@ export async function verifyWholeTree(storage: LogStorage, shard: ShardRecord): 
     const [root] = assemble(rootPlan, await fetchPlanTiles(storage, shard.id, rootPlan));
     assert.deepEqual(Buffer.from(root!), Buffer.from(head.rootHash), 'tiles give the STH root');
   }
-  const heads = await storage.treeHeads(shard.id);
+  const heads = await allTreeHeads(storage, shard.id);
   for (let i = 1; i < heads.length; i++) {
     const a = heads[i - 1]!;
     const b = heads[i]!;
@@ -73,6 +73,16 @@ export async function verifyWholeTree(storage: LogStorage, shard: ShardRecord): 
     verifyConsistency(a.treeSize, b.treeSize, proof, a.rootHash, b.rootHash);
   }
   return head.treeSize;
+}
+
+/** The whole tree head history, page by page (treeHeads() never returns more than a page). */
+export async function allTreeHeads(storage: LogStorage, shardId: number, pageSize = 1000): Promise<TreeHead[]> {
+  const out: TreeHead[] = [];
+  for (;;) {
+    const page = await storage.treeHeads(shardId, { after: out.at(-1)?.timestamp, limit: pageSize });
+    out.push(...page);
+    if (page.length < pageSize) return out;
+  }
 }
 
 /** Proves entry idx is included in the current tree. */

@@ -3,35 +3,38 @@
 // message between the CTFE and the sequencer therefore carries an HMAC-SHA256 under a key
 // that both processes load from a file or the environment and Redis never sees.
 //
-// Why a MAC and not re-validation in the sequencer: bench/trust.ts measures both per entry.
-// Re-deriving the entry from the DER and re-validating its chain costs a signature
-// verification per entry (35–110 µs, the largest CPU item of the whole write path);
-// authenticating the CTFE's verdict costs one HMAC over the message (~1–2 µs per entry).
+// Why a MAC and not re-validation in the sequencer: bench/trust.ts measures both per entry,
+// side by side. Re-deriving the entry from the DER is cheap, but it proves nothing unless
+// the chain is re-validated too, and that costs at least one signature verification per
+// entry (the largest CPU item of the whole write path, ~120-250 µs per entry in that bench
+// on the shared box); the MAC costs a SHA-256 pass over the message on each side (~15-30 µs
+// per entry for both sides together, in the same runs). The payload is MACed in place, not
+// re-serialised: a second JSON encoding would cost more than the MAC itself.
 //
 // A request binds the shard (a batch for one shard cannot be replayed into another shard's
 // queue, whose window and roots differ) and its creation time (an old batch captured from
 // Redis is refused after maxAgeMs). A result binds the request's MAC, so results cannot be
 // moved from one job to another: a CTFE hands a CA only an SCT the sequencer meant for it.
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual, type Hmac } from 'node:crypto';
 import { CtError } from '../util/errors.js';
 
 /** The smallest key accepted: 256 bits, the HMAC-SHA256 block of security. */
 export const QUEUE_KEY_MIN_BYTES = 32;
 
-/** A request as it sits in Redis: the batch as a JSON string, and its MAC. */
+/** A request as it sits in Redis: the batch as it is, and its MAC. */
 export interface SealedRequest {
   v: 1;
   /** Creation time (ms since epoch, CTFE clock). */
   at: number;
-  /** The payload, JSON; authenticated byte for byte before it is parsed. */
-  p: string;
-  /** base64 HMAC-SHA256 over the shard, at and p. */
+  /** The payload (plain JSON data); authenticated field by field before any of it is used. */
+  b: unknown;
+  /** base64 HMAC-SHA256 over the shard, at and b. */
   mac: string;
 }
 
 /** The sequencer's answer as it sits in Redis. */
 export interface SealedResult {
-  p: string;
+  b: unknown;
   mac: string;
 }
 
@@ -66,56 +69,103 @@ export class QueueAuth {
     this.maxSkewMs = opts.maxSkewMs ?? 60_000;
   }
 
-  private mac(...parts: string[]): Buffer {
+  private mac(parts: string[], payload: unknown): Buffer {
     const h = createHmac('sha256', this.key);
-    // NUL separators: shard names and decimal times contain none, so the split is unambiguous
-    // (the payload is last and may contain anything).
+    // NUL separators: labels, shard names and decimal times contain none.
     for (const p of parts) h.update(p).update('\0');
+    feed(h, payload);
     return h.digest();
   }
 
-  /** Seals a request payload for `shard` at time `now`. */
+  /** Seals a request payload (plain JSON data) for `shard` at time `now`. */
   seal(shard: string, payload: unknown, now: number): SealedRequest {
-    const p = JSON.stringify(payload);
     const at = Math.floor(now);
-    return { v: 1, at, p, mac: this.mac('ctlog-queue-request-v1', shard, String(at), p).toString('base64') };
+    return { v: 1, at, b: payload, mac: this.mac(['ctlog-queue-request-v1', shard, String(at)], payload).toString('base64') };
   }
 
   /**
-   * Opens a request taken from the queue of `shard`: checks the MAC, then the age, then
-   * parses. Throws QueueAuthError on anything else; the caller must then sequence nothing.
+   * Opens a request taken from the queue of `shard`: checks the MAC, then the age. Throws
+   * QueueAuthError on anything else; the caller must then sequence nothing.
    */
   open(shard: string, msg: unknown, now: number): { payload: unknown; mac: string } {
     const m = msg as Partial<SealedRequest> | null;
-    if (!m || typeof m !== 'object' || m.v !== 1 || typeof m.p !== 'string' || typeof m.mac !== 'string' || typeof m.at !== 'number' || !Number.isSafeInteger(m.at)) {
+    if (!m || typeof m !== 'object' || m.v !== 1 || typeof m.mac !== 'string' || typeof m.at !== 'number' || !Number.isSafeInteger(m.at)) {
       throw new QueueAuthError(`a message in the queue of shard ${shard} is not a sealed request; refused`);
     }
-    if (!this.check(m.mac, this.mac('ctlog-queue-request-v1', shard, String(m.at), m.p))) {
+    if (!this.check(m.mac, () => this.mac(['ctlog-queue-request-v1', shard, String(m.at)], m.b))) {
       throw new QueueAuthError(`a message in the queue of shard ${shard} failed authentication (wrong queue key, or not written by a CTFE); refused`);
     }
-    if (m.at < now - this.maxAgeMs || m.at > now + this.maxSkewMs) {
-      throw new QueueAuthError(`a message in the queue of shard ${shard} is ${Math.round((now - m.at) / 1000)} s old, outside [-${this.maxSkewMs / 1000}, ${this.maxAgeMs / 1000}] s; refused`);
+    if (m.at! < now - this.maxAgeMs || m.at! > now + this.maxSkewMs) {
+      throw new QueueAuthError(`a message in the queue of shard ${shard} is ${Math.round((now - m.at!) / 1000)} s old, outside [-${this.maxSkewMs / 1000}, ${this.maxAgeMs / 1000}] s; refused`);
     }
-    return { payload: JSON.parse(m.p) as unknown, mac: m.mac };
+    return { payload: m.b, mac: m.mac };
   }
 
   /** Seals the sequencer's answer to the request whose MAC is `requestMac`. */
   sealResult(requestMac: string, payload: unknown): SealedResult {
-    const p = JSON.stringify(payload);
-    return { p, mac: this.mac('ctlog-queue-result-v1', requestMac, p).toString('base64') };
+    return { b: payload, mac: this.mac(['ctlog-queue-result-v1', requestMac], payload).toString('base64') };
   }
 
   /** Opens the answer to the request whose MAC is `requestMac`; throws QueueAuthError. */
   openResult(requestMac: string, msg: unknown): unknown {
     const m = msg as Partial<SealedResult> | null;
-    if (!m || typeof m !== 'object' || typeof m.p !== 'string' || typeof m.mac !== 'string' || !this.check(m.mac, this.mac('ctlog-queue-result-v1', requestMac, m.p))) {
-      throw new QueueAuthError('the sequencer\'s answer in the queue failed authentication; refused');
+    if (!m || typeof m !== 'object' || typeof m.mac !== 'string' || !this.check(m.mac, () => this.mac(['ctlog-queue-result-v1', requestMac], m.b))) {
+      throw new QueueAuthError("the sequencer's answer in the queue failed authentication; refused");
     }
-    return JSON.parse(m.p) as unknown;
+    return m.b;
   }
 
-  private check(macB64: string, want: Buffer): boolean {
+  private check(macB64: string, want: () => Buffer): boolean {
     const got = Buffer.from(macB64, 'base64');
-    return got.length === want.length && timingSafeEqual(got, want);
+    if (got.length !== 32) return false;
+    try {
+      return timingSafeEqual(got, want());
+    } catch {
+      // A payload that is not plain JSON data (feed refuses it) does not authenticate.
+      return false;
+    }
+  }
+}
+
+/**
+ * Feeds a JSON value into the MAC in a canonical, unambiguous form (type tag, length-
+ * prefixed strings, keys in their order), without serialising it: the payload travels as
+ * the queue's own JSON, and a second JSON encoding of it would cost several times the MAC
+ * (bench/trust.ts). What is fed is exactly what JSON carries (undefined properties are
+ * skipped, as JSON.stringify skips them), so the CTFE's object and the sequencer's parsed
+ * copy give the same MAC, and any change to the parsed copy gives another.
+ */
+function feed(h: Hmac, v: unknown): void {
+  // One update with the joined parts: a native update call per field costs more than the
+  // hashing itself.
+  const parts: string[] = [];
+  canonical(parts, v);
+  h.update(parts.join(''));
+}
+
+function canonical(out: string[], v: unknown): void {
+  if (typeof v === 'string') {
+    out.push(`s${v.length}:`, v);
+  } else if (typeof v === 'number') {
+    if (!Number.isFinite(v)) throw new TypeError('not JSON data: a non-finite number');
+    out.push(`n${v};`);
+  } else if (typeof v === 'boolean') {
+    out.push(v ? 't' : 'f');
+  } else if (v === null) {
+    out.push('z');
+  } else if (Array.isArray(v)) {
+    out.push(`a${v.length}[`);
+    for (const x of v) canonical(out, x === undefined ? null : x);
+    out.push(']');
+  } else if (typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
+    out.push('o{');
+    for (const [k, x] of Object.entries(v)) {
+      if (x === undefined) continue;
+      out.push(`s${k.length}:`, k);
+      canonical(out, x);
+    }
+    out.push('}');
+  } else {
+    throw new TypeError(`not JSON data: ${typeof v}`);
   }
 }

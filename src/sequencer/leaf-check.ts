@@ -12,7 +12,8 @@ import type { Issuer, Submission } from '../queue/submission.js';
 import type { EntryRecord, LogStorage } from '../storage/log-storage.js';
 import { equal, hex } from '../util/bytes.js';
 import { CtError } from '../util/errors.js';
-import { LEAF_REBUILDERS, identityHash, parseCertificate, rebuildLeaf, rebuildSignedEntry, type LeafRebuilders, type ParsedCert } from '../x509/index.js';
+import type { SignedEntry } from '../tls/index.js';
+import { LEAF_REBUILDERS, identityHash, leafOf, parseCertificate, rebuildSignedEntry, type LeafRebuilders, type ParsedCert } from '../x509/index.js';
 
 export interface LeafCheckOptions {
   /** The rebuild code; tests inject other versions. @defaultValue LEAF_REBUILDERS */
@@ -26,6 +27,8 @@ export interface LeafCheckOptions {
 
 export class LeafCheck {
   private readonly parsed = new Map<string, ParsedCert>();
+  /** signed_entry rebuilt from each accepted row by refusal(), by identity, for verify() of the same attempt. */
+  private readonly rebuiltRows = new Map<string, SignedEntry>();
   private readonly rebuilders: LeafRebuilders;
   private readonly maxIssuers: number;
 
@@ -56,6 +59,7 @@ export class LeafCheck {
 
   /** Every chain certificate the precert submissions cite, parsed; missing ones are read from the database. */
   async chains(subs: readonly Submission[]): Promise<Map<string, ParsedCert>> {
+    this.rebuiltRows.clear(); // a new commit attempt
     const out = new Map<string, ParsedCert>();
     const missing = new Map<string, Uint8Array>();
     for (const s of subs) {
@@ -92,16 +96,24 @@ export class LeafCheck {
     }
     if (!sameEntry(rebuilt, sub.entry)) return notReproducible(`its stored form rebuilds to a different ${sub.entry.type === 'x509' ? 'certificate' : 'precertificate TBS or issuer key hash'} than the one to be signed`);
     if (!equal(identityHash(rebuilt), sub.identity)) return notReproducible('its dedup identity is not the identity of its entry');
+    this.rebuiltRows.set(hex(sub.identity), rebuilt);
     return undefined;
   }
 
   /** Throws unless every new row rebuilds to the leaf hash that goes into the tree (hashes[i] for entries[i]). */
   verify(entries: readonly EntryRecord[], hashes: readonly Uint8Array[], chains: Map<string, ParsedCert>): void {
     entries.forEach((e, i) => {
-      const chain = e.entryType === 1 ? e.chain.slice(0, 2).map((f) => chains.get(hex(f))).filter((c) => c !== undefined) : [];
-      const { hash } = rebuildLeaf(e, chain, this.rebuilders);
+      // The row's signed_entry as refusal() rebuilt it from the same fields (or rebuilt now):
+      // the read path's rebuildLeaf is exactly rebuildSignedEntry followed by leafOf.
+      let entry = this.rebuiltRows.get(hex(e.identity));
+      if (!entry) {
+        const chain = e.entryType === 1 ? e.chain.slice(0, 2).map((f) => chains.get(hex(f))).filter((c) => c !== undefined) : [];
+        entry = rebuildSignedEntry(e, chain, this.rebuilders);
+      }
+      const { hash } = leafOf(e, entry);
       if (!equal(hash, hashes[i]!)) throw new Error(`entry ${e.idx}: the stored row rebuilds to leaf hash ${hex(hash)}, the signed leaf hashes to ${hex(hashes[i]!)}`);
     });
+    this.rebuiltRows.clear();
   }
 }
 

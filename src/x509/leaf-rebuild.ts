@@ -57,8 +57,13 @@ export function rebuildLeaf(
   chain: readonly ParsedCert[],
   r: LeafRebuilders = LEAF_REBUILDERS,
 ): { te: TimestampedEntry; leaf: Uint8Array; hash: Uint8Array } {
+  return leafOf(e, rebuildSignedEntry(e, chain, r));
+}
+
+/** The leaf of a stored entry whose signed_entry is already rebuilt (rebuildLeaf's second half). */
+export function leafOf(e: Pick<StoredLeaf, 'idx' | 'timestamp'>, entry: SignedEntry): { te: TimestampedEntry; leaf: Uint8Array; hash: Uint8Array } {
   // static-ct-api: every entry carries its leaf_index extension (the sequencer's invariant).
-  const te: TimestampedEntry = { timestamp: e.timestamp, entry: rebuildSignedEntry(e, chain, r), extensions: encodeCtExtensions({ leafIndex: e.idx }) };
+  const te: TimestampedEntry = { timestamp: e.timestamp, entry, extensions: encodeCtExtensions({ leafIndex: e.idx }) };
   const leaf = encodeMerkleTreeLeaf(te);
   return { te, leaf, hash: leafHash(leaf) };
 }

@@ -15,7 +15,7 @@ import { createShard } from '../../src/storage/shard-init.js';
 import type { ShardRecord } from '../../src/storage/log-storage.js';
 import { encodeMerkleTreeLeaf } from '../../src/tls/index.js';
 import { QUEUE_KEY, REDIS_URL, freshDb, freshPrefix, writeKey, type TestDb } from '../helpers/services.js';
-import { proveIncluded, syntheticSubmission, verifyWholeTree } from '../helpers/synthetic.js';
+import { ISSUERS, proveIncluded, syntheticSubmission, verifyWholeTree } from '../helpers/synthetic.js';
 
 let db: TestDb;
 let shard: ShardRecord;
@@ -63,7 +63,9 @@ test('kill -9 of the sequencer mid-batch, repeatedly: no SCT without its entry, 
     while (!stop) {
       const s = retry.shift() ?? syntheticSubmission(n++).sub;
       try {
-        const r = await queue.submit('crash', s, [], 2500);
+        // As a CTFE does, every submission travels with its chain's certificates: the sequencer
+        // logs a precertificate only if it can rebuild its entry from what it stores.
+        const r = await queue.submit('crash', s, ISSUERS, 2500);
         answered.push({ sub: s, r });
       } catch {
         failures++;

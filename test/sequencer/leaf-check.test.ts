@@ -12,7 +12,7 @@ import { createShard } from '../../src/storage/shard-init.js';
 import { hex } from '../../src/util/bytes.js';
 import { badRequest, type CtError } from '../../src/util/errors.js';
 import { LEAF_REBUILDERS, precertTbsV1, type LeafRebuilders, type PrecertTbsFn } from '../../src/x509/index.js';
-import { BACKENDS, freshDb, writeKey, type TestDb } from '../helpers/services.js';
+import { BACKENDS, freshDb, testWitness, writeKey, type TestDb } from '../helpers/services.js';
 import { ISSUERS, syntheticSubmission, verifyWholeTree } from '../helpers/synthetic.js';
 
 /**
@@ -40,7 +40,7 @@ for (const backend of BACKENDS) {
     let keyFile: string;
     const sequencers: ShardSequencer[] = [];
     const start = async (rebuilders?: LeafRebuilders) => {
-      const s = new ShardSequencer(db.storage, (await db.storage.getShard('l'))!, loadSigner(keyFile), { poolSize: 100, poolPeriodMs: 5, sthIntervalMs: 60_000, clock: Date.now, rebuilders });
+      const s = new ShardSequencer(db.storage, (await db.storage.getShard('l'))!, loadSigner(keyFile), { witness: testWitness(db.dataDir, shard), poolSize: 100, poolPeriodMs: 5, sthIntervalMs: 60_000, clock: Date.now, rebuilders });
       await s.start();
       sequencers.push(s);
       return s;

@@ -14,7 +14,7 @@ import { ShardSequencer } from '../../src/sequencer/shard-sequencer.js';
 import type { ShardRecord } from '../../src/storage/log-storage.js';
 import { createShard } from '../../src/storage/shard-init.js';
 import type { CtError } from '../../src/util/errors.js';
-import { QUEUE_KEY, REDIS_URL, freshDb, freshPrefix, writeKey, type TestDb } from '../helpers/services.js';
+import { QUEUE_KEY, REDIS_URL, freshDb, freshPrefix, testWitness, writeKey, type TestDb } from '../helpers/services.js';
 import { syntheticSubmission, verifyWholeTree } from '../helpers/synthetic.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,7 +36,7 @@ describe('queue messages are authenticated end to end', () => {
     db = await freshDb('mysql');
     const keyFile = writeKey(db.dataDir);
     shard = await createShard(db.storage, 'p', loadSigner(keyFile), Date.now());
-    seq = new ShardSequencer(db.storage, shard, loadSigner(keyFile), { poolSize: 100, poolPeriodMs: 5, sthIntervalMs: 60_000, clock: Date.now });
+    seq = new ShardSequencer(db.storage, shard, loadSigner(keyFile), { witness: testWitness(db.dataDir, shard), poolSize: 100, poolPeriodMs: 5, sthIntervalMs: 60_000, clock: Date.now });
     await seq.start();
     consumer = new BullSubmissionConsumer({ redisUrl: REDIS_URL, prefix: redis.prefix, queueKey: QUEUE_KEY, onRefused: ({ err }) => refused.push(err.message) });
     await consumer.consume('p', (subs, iss) => seq.add(subs, iss));

@@ -12,7 +12,7 @@ import { ShardSequencer } from '../../src/sequencer/shard-sequencer.js';
 import { TREE_HEAD_PAGE_MAX, type ShardRecord } from '../../src/storage/log-storage.js';
 import { createShard } from '../../src/storage/shard-init.js';
 import { up as pruneMigration } from '../../migrations/20261202000020_prune_idle_tree_heads.js';
-import { BACKENDS, REDIS_URL, freshDb, writeKey, type TestDb } from '../helpers/services.js';
+import { BACKENDS, REDIS_URL, freshDb, testWitness, writeKey, type TestDb } from '../helpers/services.js';
 import { allTreeHeads, syntheticSubmission, verifyWholeTree } from '../helpers/synthetic.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -32,7 +32,7 @@ for (const backend of BACKENDS) {
     after(() => db.drop());
 
     test('idle re-signed heads replace each other; the first head of every size and the latest stay', async () => {
-      const seq = new ShardSequencer(db.storage, shard, loadSigner(keyFile), { poolSize: 100, poolPeriodMs: 5, sthIntervalMs: 20, clock: Date.now });
+      const seq = new ShardSequencer(db.storage, shard, loadSigner(keyFile), { witness: testWitness(db.dataDir, shard), poolSize: 100, poolPeriodMs: 5, sthIntervalMs: 20, clock: Date.now });
       await seq.start();
       const signed: Array<{ size: number; ts: number }> = [];
       const note = () => signed.push({ size: seq.treeHead.treeSize, ts: seq.treeHead.timestamp });

@@ -12,7 +12,7 @@ export async function runServer(roles: Role[], o: CommonOptions): Promise<void> 
   }
   // Redis is not trusted with what gets signed: the CTFE and the sequencer authenticate every
   // queue message with a key Redis never sees, and do not start without it.
-  let queueKey: Uint8Array | undefined;
+  let queueKey: Uint8Array[] | undefined;
   if (o.redis && (roles.includes('ctfe') || roles.includes('sequencer'))) {
     try {
       queueKey = loadQueueKey({ file: o.queueKeyFile, value: o.queueKey, dataDir: o.data });

@@ -36,7 +36,7 @@ export interface StartOptions {
    * The key that authenticates queue messages between the CTFE and the sequencer; required
    * with redisUrl when this process runs either (src/config/queue-key.ts loads it).
    */
-  queueKey?: Uint8Array;
+  queueKey?: readonly Uint8Array[];
   /** Create shards missing from the database (explicit; the embedded default does it on first run). */
   createShards?: boolean;
   /** Run migrations at startup (serve does; split processes leave it to `ctlog migrate`). */

@@ -5,12 +5,20 @@
 //
 // Where it comes from, first found wins: --queue-key-file / CTLOG_QUEUE_KEY_FILE (a file),
 // CTLOG_QUEUE_KEY (the value, e.g. from a Kubernetes Secret), <data>/queue.key. The value is
-// hex or base64 of at least 32 random bytes: `openssl rand -hex 32`.
+// hex or base64 of at least 32 random bytes: `openssl rand -hex 32`. During a rotation it is a
+// comma-separated list: the first key seals, a message sealed under any of them is accepted
+// (README "The queue key": old,new everywhere; then new,old; then new).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { QUEUE_KEY_MIN_BYTES } from '../queue/queue-auth.js';
 
 const FIX = `generate one with \`openssl rand -hex 32\` and give the same value to the ctfe and the sequencer (CTLOG_QUEUE_KEY, --queue-key-file FILE, or <data>/queue.key)`;
+
+/** The keys of a queue key value: one, or several separated by commas (a rotation). */
+export function parseQueueKeys(text: string, where: string): Uint8Array[] {
+  const keys = text.split(',').map((k, i, all) => parseQueueKey(k, all.length > 1 ? `${where} (key ${i + 1})` : where));
+  return keys;
+}
 
 export function parseQueueKey(text: string, where: string): Uint8Array {
   const t = text.trim();
@@ -22,8 +30,8 @@ export function parseQueueKey(text: string, where: string): Uint8Array {
   return new Uint8Array(key);
 }
 
-/** The queue key, or undefined when none is configured anywhere. */
-export function loadQueueKey(o: { file?: string; value?: string; dataDir: string }): Uint8Array | undefined {
+/** The queue keys (the first seals), or undefined when none is configured anywhere. */
+export function loadQueueKey(o: { file?: string; value?: string; dataDir: string }): Uint8Array[] | undefined {
   const file = o.file ?? (o.value === undefined && existsSync(join(o.dataDir, 'queue.key')) ? join(o.dataDir, 'queue.key') : undefined);
   if (file !== undefined) {
     let text: string;
@@ -32,9 +40,9 @@ export function loadQueueKey(o: { file?: string; value?: string; dataDir: string
     } catch (err) {
       throw new Error(`couldn't read the queue key file ${file}: ${(err as Error).message}; ${FIX}`, { cause: err });
     }
-    return parseQueueKey(text, file);
+    return parseQueueKeys(text, file);
   }
-  if (o.value !== undefined) return parseQueueKey(o.value, 'CTLOG_QUEUE_KEY');
+  if (o.value !== undefined) return parseQueueKeys(o.value, 'CTLOG_QUEUE_KEY');
   return undefined;
 }
 

@@ -28,9 +28,10 @@ export interface BullOptions extends MicroBatcherOptions {
   redisUrl: string;
   /**
    * The key that authenticates every message to and from the sequencer (queue-auth.ts);
-   * the sequencer must hold the same one. At least 32 bytes. Redis never sees it.
+   * the sequencer must hold the same one. At least 32 bytes. Redis never sees it. Several
+   * during a rotation: the first seals, any of them opens.
    */
-  queueKey: Uint8Array;
+  queueKey: Uint8Array | readonly Uint8Array[];
   /** Key prefix in Redis; tests use a fresh one each. @defaultValue "ctlog" */
   prefix?: string;
   /**
@@ -47,7 +48,7 @@ export function redisConnection(url: string): ConnectionOptions {
   return { ...redisOptions(url), maxRetriesPerRequest: null } as ConnectionOptions;
 }
 
-function queueAuth(key: Uint8Array | undefined): QueueAuth {
+function queueAuth(key: Uint8Array | readonly Uint8Array[] | undefined): QueueAuth {
   if (!key) throw new Error('the Redis queue needs a queue key shared by the CTFE and the sequencer (CTLOG_QUEUE_KEY or --queue-key-file): Redis is not trusted to say what gets signed');
   return new QueueAuth(key);
 }
@@ -168,8 +169,8 @@ export class BullSubmissionQueue implements SubmissionQueue {
 
 export interface BullConsumerOptions {
   redisUrl: string;
-  /** The CTFE's queue key; a message that does not authenticate under it is refused. */
-  queueKey: Uint8Array;
+  /** The CTFE's queue key (or keys, during a rotation); a message that authenticates under none is refused. */
+  queueKey: Uint8Array | readonly Uint8Array[];
   prefix?: string;
   /** Jobs processed at once; they pool into the same sequencer batches. @defaultValue 64 */
   concurrency?: number;

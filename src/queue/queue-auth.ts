@@ -15,7 +15,7 @@
 // queue, whose window and roots differ) and its creation time (an old batch captured from
 // Redis is refused after maxAgeMs). A result binds the request's MAC, so results cannot be
 // moved from one job to another: a CTFE hands a CA only an SCT the sequencer meant for it.
-import { createHmac, timingSafeEqual, type Hmac } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { CtError } from '../util/errors.js';
 
 /** The smallest key accepted: 256 bits, the HMAC-SHA256 block of security. */
@@ -56,31 +56,39 @@ export interface QueueAuthOptions {
 }
 
 export class QueueAuth {
-  private readonly key: Buffer;
+  /** keys[0] seals; a message sealed under any of them opens (key rotation, README). */
+  private readonly keys: Buffer[];
   private readonly maxAgeMs: number;
   private readonly maxSkewMs: number;
 
-  constructor(key: Uint8Array, opts: QueueAuthOptions = {}) {
-    if (!(key instanceof Uint8Array) || key.length < QUEUE_KEY_MIN_BYTES) {
-      throw new Error(`the queue key must be at least ${QUEUE_KEY_MIN_BYTES} bytes (got ${key?.length ?? 0})`);
+  /** `keys`: one key, or several during a rotation: the first seals, any of them opens. */
+  constructor(keys: Uint8Array | readonly Uint8Array[], opts: QueueAuthOptions = {}) {
+    const list = keys instanceof Uint8Array ? [keys] : [...keys];
+    if (list.length === 0) throw new Error('no queue key');
+    for (const key of list) {
+      if (!(key instanceof Uint8Array) || key.length < QUEUE_KEY_MIN_BYTES) {
+        throw new Error(`the queue key must be at least ${QUEUE_KEY_MIN_BYTES} bytes (got ${key?.length ?? 0})`);
+      }
     }
-    this.key = Buffer.from(key);
+    this.keys = list.map((k) => Buffer.from(k));
     this.maxAgeMs = opts.maxAgeMs ?? 600_000;
     this.maxSkewMs = opts.maxSkewMs ?? 60_000;
   }
 
-  private mac(parts: string[], payload: unknown): Buffer {
-    const h = createHmac('sha256', this.key);
+  /** The MAC input: labels, then the payload's canonical form (computed once per message). */
+  private input(parts: string[], payload: unknown): string {
     // NUL separators: labels, shard names and decimal times contain none.
-    for (const p of parts) h.update(p).update('\0');
-    feed(h, payload);
-    return h.digest();
+    return parts.map((p) => `${p}\0`).join('') + canonicalOf(payload);
+  }
+
+  private mac(key: Buffer, input: string): Buffer {
+    return createHmac('sha256', key).update(input).digest();
   }
 
   /** Seals a request payload (plain JSON data) for `shard` at time `now`. */
   seal(shard: string, payload: unknown, now: number): SealedRequest {
     const at = Math.floor(now);
-    return { v: 1, at, b: payload, mac: this.mac(['ctlog-queue-request-v1', shard, String(at)], payload).toString('base64') };
+    return { v: 1, at, b: payload, mac: this.mac(this.keys[0]!, this.input(['ctlog-queue-request-v1', shard, String(at)], payload)).toString('base64') };
   }
 
   /**
@@ -92,7 +100,7 @@ export class QueueAuth {
     if (!m || typeof m !== 'object' || m.v !== 1 || typeof m.mac !== 'string' || typeof m.at !== 'number' || !Number.isSafeInteger(m.at)) {
       throw new QueueAuthError(`a message in the queue of shard ${shard} is not a sealed request; refused`);
     }
-    if (!this.check(m.mac, () => this.mac(['ctlog-queue-request-v1', shard, String(m.at)], m.b))) {
+    if (!this.check(m.mac, () => this.input(['ctlog-queue-request-v1', shard, String(m.at)], m.b))) {
       throw new QueueAuthError(`a message in the queue of shard ${shard} failed authentication (wrong queue key, or not written by a CTFE); refused`);
     }
     if (m.at! < now - this.maxAgeMs || m.at! > now + this.maxSkewMs) {
@@ -103,27 +111,29 @@ export class QueueAuth {
 
   /** Seals the sequencer's answer to the request whose MAC is `requestMac`. */
   sealResult(requestMac: string, payload: unknown): SealedResult {
-    return { b: payload, mac: this.mac(['ctlog-queue-result-v1', requestMac], payload).toString('base64') };
+    return { b: payload, mac: this.mac(this.keys[0]!, this.input(['ctlog-queue-result-v1', requestMac], payload)).toString('base64') };
   }
 
   /** Opens the answer to the request whose MAC is `requestMac`; throws QueueAuthError. */
   openResult(requestMac: string, msg: unknown): unknown {
     const m = msg as Partial<SealedResult> | null;
-    if (!m || typeof m !== 'object' || typeof m.mac !== 'string' || !this.check(m.mac, () => this.mac(['ctlog-queue-result-v1', requestMac], m.b))) {
+    if (!m || typeof m !== 'object' || typeof m.mac !== 'string' || !this.check(m.mac, () => this.input(['ctlog-queue-result-v1', requestMac], m.b))) {
       throw new QueueAuthError("the sequencer's answer in the queue failed authentication; refused");
     }
     return m.b;
   }
 
-  private check(macB64: string, want: () => Buffer): boolean {
+  private check(macB64: string, input: () => string): boolean {
     const got = Buffer.from(macB64, 'base64');
     if (got.length !== 32) return false;
+    let text: string;
     try {
-      return timingSafeEqual(got, want());
+      text = input();
     } catch {
-      // A payload that is not plain JSON data (feed refuses it) does not authenticate.
+      // A payload that is not plain JSON data (canonical() refuses it) does not authenticate.
       return false;
     }
+    return this.keys.some((k) => timingSafeEqual(got, this.mac(k, text)));
   }
 }
 
@@ -135,12 +145,12 @@ export class QueueAuth {
  * skipped, as JSON.stringify skips them), so the CTFE's object and the sequencer's parsed
  * copy give the same MAC, and any change to the parsed copy gives another.
  */
-function feed(h: Hmac, v: unknown): void {
-  // One update with the joined parts: a native update call per field costs more than the
-  // hashing itself.
+function canonicalOf(v: unknown): string {
+  // Joined once and hashed in one update: a native update call per field costs more than
+  // the hashing itself.
   const parts: string[] = [];
   canonical(parts, v);
-  h.update(parts.join(''));
+  return parts.join('');
 }
 
 function canonical(out: string[], v: unknown): void {

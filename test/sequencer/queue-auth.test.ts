@@ -131,6 +131,24 @@ describe('queue messages are authenticated end to end', () => {
     }
   });
 
+  test('key rotation: old,new then new,old then new — every step opens what the step before sealed', () => {
+    const oldKey = new Uint8Array(randomBytes(32));
+    const newKey = new Uint8Array(randomBytes(32));
+    const steps = [[oldKey], [oldKey, newKey], [newKey, oldKey], [newKey]].map((k) => new QueueAuth(k));
+    const payload = { s: [], iss: [] };
+    for (let i = 1; i < steps.length; i++) {
+      const [before, after] = [steps[i - 1]!, steps[i]!];
+      // Mixed processes during a rolling restart: each side opens what the other sealed.
+      for (const [a, b] of [[before, after], [after, before]] as const) {
+        const req = a.seal('p', payload, Date.now());
+        assert.ok(b.open('p', req, Date.now()));
+        assert.deepEqual(a.openResult(req.mac, b.sealResult(req.mac, [1])), [1]);
+      }
+    }
+    // Skipping a step is refused, never silently accepted.
+    assert.throws(() => steps[3]!.open('p', steps[0]!.seal('p', payload, Date.now()), Date.now()), QueueAuthError);
+  });
+
   test('the CTFE refuses a result that was not sealed for its request (moved from another job)', () => {
     const auth = new QueueAuth(QUEUE_KEY);
     const mine = auth.seal('p', { s: [], iss: [] }, Date.now());
@@ -153,12 +171,16 @@ describe('the queue key', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ctlog-qk-'));
     const hexKey = randomBytes(32).toString('hex');
     assert.equal(loadQueueKey({ dataDir: dir }), undefined, 'none configured');
-    assert.deepEqual(Buffer.from(loadQueueKey({ dataDir: dir, value: hexKey })!), Buffer.from(hexKey, 'hex'));
+    const keys = (o: Parameters<typeof loadQueueKey>[0]) => loadQueueKey(o)?.map((k) => Buffer.from(k).toString('hex'));
+    assert.deepEqual(keys({ dataDir: dir, value: hexKey }), [hexKey]);
     writeFileSync(join(dir, 'queue.key'), `${hexKey}\n`);
-    assert.deepEqual(Buffer.from(loadQueueKey({ dataDir: dir })!), Buffer.from(hexKey, 'hex'));
+    assert.deepEqual(keys({ dataDir: dir }), [hexKey]);
     const b64Key = randomBytes(48).toString('base64');
     writeFileSync(join(dir, 'other.key'), b64Key);
-    assert.deepEqual(Buffer.from(loadQueueKey({ dataDir: dir, file: join(dir, 'other.key') })!), Buffer.from(b64Key, 'base64'));
+    assert.deepEqual(keys({ dataDir: dir, file: join(dir, 'other.key') }), [Buffer.from(b64Key, 'base64').toString('hex')]);
+    const older = randomBytes(32).toString('hex');
+    assert.deepEqual(keys({ dataDir: dir, value: `${hexKey}, ${older}` }), [hexKey, older], 'a rotation: several keys, the first seals');
+    assert.throws(() => loadQueueKey({ dataDir: dir, value: `${hexKey},abcd` }), /CTLOG_QUEUE_KEY \(key 2\) has 2 bytes/);
     assert.throws(() => parseQueueKey('abcd', 'test'), /2 bytes, at least 32/);
     assert.throws(() => parseQueueKey('not a key!', 'test'), /neither hex nor base64/);
     assert.throws(() => loadQueueKey({ dataDir: dir, file: join(dir, 'missing.key') }), /couldn't read the queue key file/);

@@ -1,4 +1,4 @@
-// Redis is not trusted with meaning (DESIGN.md "Trust boundary"): whoever can write to it
+// Redis is not trusted with meaning (docs/OPERATIONS.md "Trust boundary"): whoever can write to it
 // could otherwise hand the sequencer an entry no CTFE validated and get it signed. Every
 // message between the CTFE and the sequencer therefore carries an HMAC-SHA256 under a key
 // that both processes load from a file or the environment and Redis never sees.

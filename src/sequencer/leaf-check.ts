@@ -1,6 +1,6 @@
 // The sequencer's guard between "a message that authenticated" and "a leaf it signs": every
 // new entry's stored row must rebuild, through the same code the read path serves it with,
-// to exactly the leaf that is signed (DESIGN.md "Trust boundary"). Two checks:
+// to exactly the leaf that is signed (docs/OPERATIONS.md "Trust boundary"). Two checks:
 //  - before indexes are assigned, per entry: the row's certificate and chain rebuild to the
 //    submitted signed_entry, and the dedup identity is that entry's. An entry that fails is
 //    refused alone (503; nothing logged, no SCT): a rolling deploy whose CTFE and sequencer

@@ -101,7 +101,7 @@ export class ShardSequencer {
     this.leafCheck = new LeafCheck(storage, { rebuilders: opts.rebuilders });
   }
 
-  /** Every new row must rebuild to the leaf that is signed (DESIGN.md "Trust boundary"). */
+  /** Every new row must rebuild to the leaf that is signed (docs/OPERATIONS.md "Trust boundary"). */
   private readonly leafCheck: LeafCheck;
 
   get treeHead(): TreeHead {

@@ -1,4 +1,4 @@
-// What is served is what was signed (DESIGN.md "Trust boundary"). A stored entry keeps the
+// What is served is what was signed (docs/OPERATIONS.md "Trust boundary"). A stored entry keeps the
 // certificate (or the precertificate as submitted), its chain and a rebuild version, not the
 // MerkleTreeLeaf: storing the leaf again would double the certificate bytes per entry. The
 // leaf is rebuilt on every read, so the rebuild must never change for an entry once logged:

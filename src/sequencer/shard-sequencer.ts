@@ -266,9 +266,7 @@ export class ShardSequencer {
       const k = hex(w.sub.identity);
       if (refused.has(k)) continue;
       const no = this.leafCheck.refusal(w.sub, chains);
-      if (!no) continue;
-      refused.set(k, no);
-      this.opts.onEntryRefused?.({ shard: this.shard.name, err: no });
+      if (no) refused.set(k, no);
     }
     const accepted = refused.size ? batch.filter((w) => !refused.has(hex(w.sub.identity))) : batch;
 
@@ -307,6 +305,7 @@ export class ShardSequencer {
       const no = refused.size ? refused.get(hex(w.sub.identity)) : undefined;
       if (no) {
         w.reject(no);
+        this.opts.onEntryRefused?.({ shard: this.shard.name, err: no });
         continue;
       }
       const a = next.answers[j++]!;

@@ -2,16 +2,20 @@
 // row rebuilds to exactly the signed leaf, and an entry keeps being served by the rebuild
 // version it was logged with after the precertificate code is made stricter.
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { loadSigner } from '../../src/config/key-file.js';
 import { extraData, rebuildEntry, tileLeaf } from '../../src/read/stored-entry.js';
 import { IssuerCert } from '../../src/read/issuer-cache.js';
+import { createReader } from '../../src/read/index.js';
 import { ShardSequencer } from '../../src/sequencer/shard-sequencer.js';
 import type { EntryRecord, ShardRecord } from '../../src/storage/log-storage.js';
 import { createShard } from '../../src/storage/shard-init.js';
 import { hex } from '../../src/util/bytes.js';
 import { badRequest, type CtError } from '../../src/util/errors.js';
-import { LEAF_REBUILDERS, precertTbsV1, type LeafRebuilders, type PrecertTbsFn } from '../../src/x509/index.js';
+import { LEAF_REBUILDERS, RootStore, precertTbsV1, type LeafRebuilders, type PrecertTbsFn } from '../../src/x509/index.js';
+import { shardConfig } from '../read/fill-log.js';
 import { BACKENDS, freshDb, testWitness, writeKey, type TestDb } from '../helpers/services.js';
 import { ISSUERS, syntheticSubmission, verifyWholeTree } from '../helpers/synthetic.js';
 
@@ -110,7 +114,36 @@ for (const backend of BACKENDS) {
       await assert.rejects(seq2.add([syntheticSubmission(9).sub], syntheticSubmission(9).issuers), (e: CtError) => e.reason === 'entry_not_reproducible');
       assert.equal(await verifyWholeTree(db.storage, shard), before + 2);
       assert.equal(served(again!, STRICTER), bytesBefore, 'and still identical');
+
+      // Over HTTP: a read server on the stricter code answers get-entries, get-entry-and-proof
+      // and the data tile byte for byte as one on the code the entry was logged with.
+      const idx = row!.idx;
+      const size = (await db.storage.currentHead(shard.id)).treeSize;
+      const paths = [`/ct/v1/get-entries?start=${idx}&end=${idx}`, `/ct/v1/get-entry-and-proof?leaf_index=${idx}&tree_size=${size}`, `/tile/data/000.p/${size}`];
+      const [now, stricter] = await Promise.all([fetchAll(undefined, paths), fetchAll(STRICTER, paths)]);
+      for (const [i, p] of paths.entries()) {
+        assert.equal(now[i]!.status, 200, p);
+        assert.equal(stricter[i]!.body, now[i]!.body, `${p}: identical bytes`);
+      }
     });
+
+    /** Runs a read server on `rebuilders` just for these requests; statuses and bodies (hex). */
+    async function fetchAll(rebuilders: LeafRebuilders | undefined, paths: string[]): Promise<Array<{ status: number; body: string }>> {
+      const rt = { config: shardConfig({ name: 'l', prefix: '/l' }), id: shard.id, logId: shard.logId, publicKey: shard.publicKey, roots: RootStore.fromCerts([]), origin: 'ct.example.org/l' };
+      const reader = createReader({ storage: db.storage, shards: [rt], clock: Date.now, rebuilders });
+      const server = createServer((req, res) => void reader.handle(req, res));
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      try {
+        const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/l`;
+        return await Promise.all(paths.map(async (p) => {
+          const r = await fetch(base + p);
+          return { status: r.status, body: Buffer.from(await r.arrayBuffer()).toString('hex') };
+        }));
+      } finally {
+        reader.close();
+        await new Promise((r) => server.close(r));
+      }
+    }
 
     test('a stored row with a rebuild version this code does not know is a 500 naming it, never a wrong leaf', async () => {
       const [row] = await db.storage.readEntries(shard.id, 0, 1);

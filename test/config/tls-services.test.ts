@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,10 +73,13 @@ describe('TLS to Redis (ACL user) and to MariaDB, for real', () => {
 
     // mariadbd refuses to run as root: as root, the datadir goes to the mysql user.
     if (process.getuid?.() === 0) execFileSync('chown', ['-R', 'mysql', dir]);
-    execFileSync('mariadb-install-db', ['--no-defaults', `--datadir=${f('db')}`, '--user=mysql', '--skip-test-db', '--auth-root-authentication-method=normal'], { stdio: 'pipe' });
+    // A private tmpdir: install-db runs from other tests at once collide on /tmp's temp tables.
+    mkdirSync(f('tmp'));
+    if (process.getuid?.() === 0) execFileSync('chown', ['mysql', f('tmp')]);
+    execFileSync('mariadb-install-db', ['--no-defaults', `--datadir=${f('db')}`, `--tmpdir=${f('tmp')}`, '--user=mysql', '--skip-test-db', '--auth-root-authentication-method=normal'], { stdio: 'pipe' });
     const mysql = spawn('mariadbd', [
       '--no-defaults', `--datadir=${f('db')}`, `--port=${mysqlPort}`, '--bind-address=127.0.0.1', `--socket=${f('mysqld.sock')}`, '--user=mysql',
-      '--skip-grant-tables', '--skip-log-bin', '--innodb-buffer-pool-size=16M',
+      '--skip-grant-tables', '--skip-log-bin', '--innodb-buffer-pool-size=16M', `--tmpdir=${f('tmp')}`,
       `--ssl-ca=${f('ca.pem')}`, `--ssl-cert=${f('server.pem')}`, `--ssl-key=${f('server.key')}`,
     ], { stdio: 'ignore' });
     children.push(mysql);

@@ -8,6 +8,7 @@
 // at the same rate. A client then gets at most (replicas x its limit) until Redis answers
 // again: degraded, but bounded.
 import { Redis } from 'ioredis';
+import { redisOptions } from '../queue/redis-url.js';
 import { TokenBucketRateLimiter, type RateLimiter } from './rate-limiter.js';
 import type { Logger } from '../log/logger.js';
 
@@ -85,7 +86,7 @@ export class RedisRateLimiter implements RateLimiter {
     this.redis =
       typeof opts.redis === 'string'
         ? // Commands queued while disconnected are bounded by maxPending and time out like any.
-          new Redis(opts.redis, { commandTimeout: timeout, maxRetriesPerRequest: 1 })
+          new Redis({ ...redisOptions(opts.redis), commandTimeout: timeout, maxRetriesPerRequest: 1 })
         : opts.redis;
     this.redis.on('error', () => {
       /* reported by take() when it matters; ioredis reconnects by itself */

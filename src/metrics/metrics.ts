@@ -1,4 +1,4 @@
-// Every metric of ctlog, declared once (STYLE.md). Names end in _total, _seconds, _bytes;
+// Every metric of ctlog, declared once (docs/STYLE.md). Names end in _total, _seconds, _bytes;
 // labels are drawn from shard, endpoint, code, reason (bounded sets).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -48,6 +48,12 @@ export class Metrics {
     name: 'ctlog_sequenced_entries_total',
     help: 'Entries committed to the tree, and duplicates answered from it.',
     labelNames: ['shard', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly refusedMessages = new Counter({
+    name: 'ctlog_queue_messages_refused_total',
+    help: 'Queue messages the sequencer refused because they did not authenticate under the queue key (nothing of them was sequenced).',
+    labelNames: ['shard'] as const,
     registers: [this.registry],
   });
   readonly treeSize = new Gauge({

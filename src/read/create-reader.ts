@@ -1,5 +1,5 @@
 // The read server: every GET endpoint of every shard, as a plain node:http handler. Not
-// express: its router costs 200-400 µs a request (PERFORMANCE.md), more than a proof from
+// express: its router costs 200-400 µs a request (docs/PERFORMANCE.md), more than a proof from
 // cached tiles. Routing is a prefix match and a switch.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { clientAddress, clientKey, type TrustedProxies } from '../http/client-address.js';
@@ -17,6 +17,7 @@ import { queryOf } from './query-params.js';
 import { getEntries, getEntryAndProof, getProofByHash, getRoots, getSth, getSthConsistency, type Rfc6962Context } from './rfc6962-endpoints.js';
 import { ShardReader } from './shard-reader.js';
 import { checkpoint, issuer, tile } from './static-ct-endpoints.js';
+import type { LeafRebuilders } from '../x509/index.js';
 
 /** Memory bounds of the read path's caches; everything cached is immutable. */
 export interface ReadCacheOptions {
@@ -61,6 +62,8 @@ export interface ReadDeps {
   rateLimit?: ReadRateLimiter;
   /** Proxies whose X-Forwarded-For entries are believed (see src/http/client-address.ts). */
   trustedProxies?: TrustedProxies;
+  /** The leaf rebuild code (src/x509/leaf-rebuild.ts); tests inject other versions. @defaultValue LEAF_REBUILDERS */
+  rebuilders?: LeafRebuilders;
 }
 
 export interface Reader {
@@ -123,8 +126,9 @@ export function createReader(deps: ReadDeps): Reader {
     dataTileCacheBytes: c.dataTileBytes ?? 64 * MiB,
     maxConcurrentBuilds: c.maxConcurrentBuilds ?? 8,
     maxWaitingBuilds: c.maxWaitingBuilds ?? 256,
+    rebuilders: deps.rebuilders,
   });
-  const ctx: Rfc6962Context = { pages, issuers };
+  const ctx: Rfc6962Context = { pages, issuers, rebuilders: deps.rebuilders };
   // Longest prefix first, so /logs/2027h1 wins over /logs.
   const mounted: Mounted[] = deps.shards
     .map((rt) => ({

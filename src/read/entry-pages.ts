@@ -1,6 +1,6 @@
 // get-entries bodies and static-ct-api data tiles, built from one range read each. Full,
 // aligned ranges below the tree size never change, so their serialized bytes are kept in an
-// LRU (PERFORMANCE.md: pre-serialized pages serve 3-4x more entries/s than serializing per
+// LRU (docs/PERFORMANCE.md: pre-serialized pages serve 3-4x more entries/s than serializing per
 // request). Identical builds in flight are shared, and builds that go to the database are
 // limited in number, since many large concurrent reads only raise everyone's latency.
 import pLimit, { type LimitFunction } from 'p-limit';
@@ -12,6 +12,7 @@ import { ByteLru } from './byte-lru.js';
 import type { IssuerCache } from './issuer-cache.js';
 import type { ShardReader } from './shard-reader.js';
 import { extraData, rebuildEntry, tileLeaf, type RebuiltEntry } from './stored-entry.js';
+import type { LeafRebuilders } from '../x509/index.js';
 
 /** head + parts joined by sep + tail, as one buffer; every string must be ASCII. */
 function asciiJoin(head: string, parts: string[], sep: string, tail: string): Buffer {
@@ -36,6 +37,8 @@ export interface EntryPagesOptions {
   maxConcurrentBuilds: number;
   /** Range reads waiting for a turn; beyond, a request gets 503 + Retry-After. */
   maxWaitingBuilds: number;
+  /** The leaf rebuild code (src/x509/leaf-rebuild.ts); tests inject other versions. @defaultValue LEAF_REBUILDERS */
+  rebuilders?: LeafRebuilders;
 }
 
 export class EntryPages {
@@ -46,6 +49,7 @@ export class EntryPages {
   readonly #inflight = new Map<string, Promise<Buffer>>();
   readonly #builds: LimitFunction;
   readonly #maxWaiting: number;
+  readonly #rebuilders: LeafRebuilders | undefined;
 
   constructor(
     private readonly issuers: IssuerCache,
@@ -55,6 +59,7 @@ export class EntryPages {
     this.#dataTiles = new ByteLru(opts.dataTileCacheBytes, (b) => b.byteLength);
     this.#builds = pLimit(opts.maxConcurrentBuilds);
     this.#maxWaiting = opts.maxWaitingBuilds;
+    this.#rebuilders = opts.rebuilders;
   }
 
   /**
@@ -74,7 +79,7 @@ export class EntryPages {
       // than JSON.stringify over objects. Each entry's text is copied into one buffer
       // (ASCII, so latin1 is a plain copy) rather than joined into one huge string first.
       const parts = rows.map((e) => {
-        const r = rebuildEntry(e, issuers);
+        const r = rebuildEntry(e, issuers, this.#rebuilders);
         return `{"leaf_input":"${b64(r.leaf)}","extra_data":"${this.#extraDataB64(e, r)}"}`;
       });
       const body = asciiJoin('{"entries":[', parts, ',', ']}');
@@ -99,7 +104,7 @@ export class EntryPages {
       const rows = await shard.entries(start, start + width);
       if (rows.length < width) throw notFound('no_tile', `data tile ${index} of width ${width} does not exist yet (the tree has ${start + rows.length} entries or fewer)`);
       const issuers = await this.issuers.getMany(rows.flatMap((r) => r.chain));
-      const body = Buffer.concat(rows.map((e) => tileLeaf(e, rebuildEntry(e, issuers))));
+      const body = Buffer.concat(rows.map((e) => tileLeaf(e, rebuildEntry(e, issuers, this.#rebuilders))));
       if (full) this.#dataTiles.set(key, body);
       return body;
     });

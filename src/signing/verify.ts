@@ -7,7 +7,7 @@ import type { SignedEntry } from '../tls/timestamped-entry.js';
 import type { Sct } from '../tls/sct.js';
 import { logIdFromSpki } from './log-id.js';
 
-// createPublicKey costs more than a verify (PERFORMANCE.md), so keys given as SPKI bytes are
+// createPublicKey costs more than a verify (docs/PERFORMANCE.md), so keys given as SPKI bytes are
 // imported once. Bounded: a handful of log keys in practice; the least recently used goes first.
 const keyCache = new LRUCache<string, KeyObject>({ max: 256 });
 

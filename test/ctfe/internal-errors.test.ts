@@ -13,7 +13,7 @@ import { throttledLogger, type Logger } from '../../src/log/logger.js';
 import { BullSubmissionConsumer, BullSubmissionQueue } from '../../src/queue/bullmq-queue.js';
 import { openDatabase } from '../../src/storage/database.js';
 import { RootStore } from '../../src/x509/index.js';
-import { REDIS_URL, freshPrefix } from '../helpers/services.js';
+import { QUEUE_KEY, REDIS_URL, freshPrefix } from '../helpers/services.js';
 import { generatedPki, type GeneratedPki } from './chains.js';
 import { b64, listen, post, shardConfig } from './harness.js';
 
@@ -70,8 +70,8 @@ describe('nothing internal in answers', () => {
   test("a sequencer's own error reaches the CA as a plain 503, its text only in the log", async () => {
     const p = freshPrefix();
     const log = memoryLog();
-    const queue = new BullSubmissionQueue({ redisUrl: REDIS_URL, prefix: p.prefix, lingerMs: 1, log });
-    const consumer = new BullSubmissionConsumer({ redisUrl: REDIS_URL, prefix: p.prefix, log });
+    const queue = new BullSubmissionQueue({ redisUrl: REDIS_URL, prefix: p.prefix, lingerMs: 1, log, queueKey: QUEUE_KEY });
+    const consumer = new BullSubmissionConsumer({ redisUrl: REDIS_URL, prefix: p.prefix, log, queueKey: QUEUE_KEY });
     const secret = `ER_LOCK_DEADLOCK: Deadlock on table entries, key ${p.prefix}:ctlog-h1:42`;
     await consumer.consume('h1', () => Promise.reject(new Error(secret)));
     const ctfe = createCtfe({ queue, shards: [runtime()], clock: () => Date.parse('2026-02-01T00:00:00Z'), log });
@@ -117,7 +117,7 @@ describe('errors go to the JSON log only, once per window', () => {
   test('Redis going away: no raw lines from BullMQ, the answer names no key, warnings are throttled', async () => {
     const log = memoryLog();
     const tlog = throttledLogger(log, { windowMs: 60_000 });
-    const queue = new BullSubmissionQueue({ redisUrl: `redis://127.0.0.1:${port}`, prefix: 'secretprefix', lingerMs: 1, waitMs: 1500, log: tlog });
+    const queue = new BullSubmissionQueue({ redisUrl: `redis://127.0.0.1:${port}`, prefix: 'secretprefix', lingerMs: 1, waitMs: 1500, log: tlog, queueKey: QUEUE_KEY });
     const ctfe = createCtfe({ queue, shards: [runtime()], clock: () => Date.parse('2026-02-01T00:00:00Z'), log: tlog });
     const { server, url } = await listen(ctfe);
     const answers: Array<{ status: number; body: string }> = [];

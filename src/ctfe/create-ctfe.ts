@@ -69,6 +69,12 @@ export interface AdmissionOptions {
   shedLagMs?: number;
   /** The lag source; none: the lag never sheds. */
   load?: LoadSignal;
+  /**
+   * Submissions held at once below which the lag sheds nothing: with so few, the loop is late
+   * for some other reason (a slow or shared machine), and refusing them would not help it.
+   * @defaultValue 16
+   */
+  lagMinPending?: number;
   /** Submissions this front end holds at once (reading, validating, awaiting the SCT); beyond: 503. Low priority beyond half. @defaultValue 16384 */
   maxPending?: number;
   /**
@@ -126,6 +132,9 @@ export function createCtfe(deps: CtfeDeps): Ctfe {
   const maxPending = adm.maxPending ?? 16384;
   const oldNotBefore = adm.oldNotBeforeMs ?? 48 * HOUR;
   const maxDelay = adm.maxQueueDelayMs ?? 1000;
+  const lagMinPending = adm.lagMinPending ?? 16;
+  /** The event loop's lag (ms) as far as it is ours to shed: 0 while few submissions are held. */
+  const lagMs = () => (inFlight >= lagMinPending ? (adm.load?.lagMs ?? 0) : 0);
   if (!(maxDelay > 0)) throw new RangeError(`maxQueueDelayMs must be > 0, got ${maxDelay}`);
   const delays = new Map(deps.shards.map((s) => [s.config.name, new QueueDelay()]));
   if (!(shedLag > 0)) throw new RangeError(`shedLagMs must be > 0, got ${shedLag}`);
@@ -205,14 +214,14 @@ export function createCtfe(deps: CtfeDeps): Ctfe {
     // A front end far past its CPU refuses before doing anything else (asking Redis, reading
     // the body, parsing it): the check is a property read.
     const overloaded = () => unavailable(503, 'overloaded', 'the log is overloaded; retry shortly', 1);
-    if ((adm.load?.lagMs ?? 0) >= 2 * shedLag || inFlight > maxPending) throw overloaded();
+    if (lagMs() >= 2 * shedLag || inFlight > maxPending) throw overloaded();
     // Then the client's own limit, so that a client over it hears 429 (its doing, with its
     // Retry-After) rather than the 503 that load would give everyone.
     if (rateLimit && !(await rateLimit.take(clientKey(clientAddress(req, deps.trustedProxies))))) {
       metrics?.rateLimited.labels(cfg.name, r.endpoint).inc();
       throw unavailable(429, 'rate_limited', 'too many requests from this client address; slow down', rateLimit.retryAfterSeconds ?? 1);
     }
-    if ((adm.load?.lagMs ?? 0) >= shedLag) throw overloaded();
+    if (lagMs() >= shedLag) throw overloaded();
     const depth = queue.depth(cfg.name);
     metrics?.queueDepth.labels(cfg.name).set(depth);
     if (depth >= r.depthLimit) {
@@ -228,7 +237,7 @@ export function createCtfe(deps: CtfeDeps): Ctfe {
     const now = clock();
     // Low priority is decided from the leaf alone, before the costly signature checks.
     if (priorityOf(r.endpoint, ders[0]!, now, oldNotBefore) === 'low') {
-      const late = (adm.load?.lagMs ?? 0) >= shedLag / 2 || inFlight > maxPending / 2 || queue.depth(cfg.name) >= r.depthLimit / 2 || standing >= maxDelay / 2;
+      const late = lagMs() >= shedLag / 2 || inFlight > maxPending / 2 || queue.depth(cfg.name) >= r.depthLimit / 2 || standing >= maxDelay / 2;
       if (late) throw unavailable(503, 'low_priority_shed', 'the log is busy and serves fresh certificates and precertificates first; retry this one later', 5);
       if (adm.lowPriorityLimit && !(await adm.lowPriorityLimit.take('low'))) {
         throw unavailable(503, 'low_priority_limited', 'the budget for certificates issued long ago or already carrying SCTs is used up; retry later', adm.lowPriorityLimit.retryAfterSeconds ?? 5);

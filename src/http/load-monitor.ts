@@ -4,7 +4,7 @@
 // costs a property read, so a request can be shed before its body is read or parsed.
 
 export interface LoadSignal {
-  /** Recent event loop lag, ms (smoothed so that one GC pause does not shed a burst). */
+  /** Recent event loop lag, ms (smoothed so that one GC pause alone does not shed). */
   readonly lagMs: number;
 }
 
@@ -29,9 +29,10 @@ export class LoadMonitor implements LoadSignal {
       const now = performance.now();
       const late = Math.max(0, now - expected);
       expected = now + this.intervalMs;
-      // Rises at once, decays over a few samples: shedding starts as soon as the loop is
-      // late and stops once it has kept time for ~100 ms.
-      this.#lag = late > this.#lag ? late : this.#lag * 0.7 + late * 0.3;
+      // Half of each new sample: one late timer (a GC pause) counts for half, a loop that
+      // stays late reaches its lag within three samples, and one that keeps time again
+      // stops shedding within a few.
+      this.#lag = this.#lag * 0.5 + late * 0.5;
       this.onSample?.(this.#lag);
     }, this.intervalMs);
     this.#timer.unref();

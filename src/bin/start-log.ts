@@ -259,7 +259,7 @@ function operatorApp(d: { storage: LogStorage; shards: ShardRuntime[]; metrics: 
   app.get('/livez', (_req, res) => sendJson(res, 200, { ok: true }));
   app.get('/readyz', async (_req, res) => {
     // A read server whose database fell behind what it served is not ready: it answers 503.
-    const behind = d.reader?.behind() ?? [];
+    const behind = d.reader?.behind().length ? await d.reader.recheckBehind() : [];
     if (behind.length) {
       sendJson(res, 503, { ok: false, error: 'the database is behind tree heads this server already served', behind });
       return;

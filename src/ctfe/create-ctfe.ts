@@ -178,7 +178,7 @@ export function createCtfe(deps: CtfeDeps): Ctfe {
     const issuers: Issuer[] = v.chain.map((c) => ({ fingerprint: c.fingerprint, der: c.der }));
     const s = await queue.submit(cfg.name, sub, issuers, cfg.submissionDeadlineMs);
     const sct: Sct = { version: 0, logId: r.shard.logId, timestamp: s.timestamp, extensions: s.extensions, signature: s.signature };
-    if (verifyScts && !verifySct(r.shard.publicKey, sct, sub.entry)) {
+    if (verifyScts && !sctVerifies(r.shard.publicKey, sct, sub.entry)) {
       // Never hand out an SCT that is not for this submission; the retry is sequenced again
       // or finds the entry by dedup.
       log?.error('an SCT from the sequencer does not verify over its submission; answered 503', { shard: cfg.name, leaf_index: s.idx });
@@ -251,4 +251,13 @@ function closeAfter(req: IncomingMessage, res: ServerResponse): void {
   res.setHeader('Connection', 'close');
   req.resume();
   res.once('finish', () => setTimeout(() => req.socket.destroy(), 1000).unref());
+}
+
+/** verifySct, with a malformed signature from the queue counted as not verifying (a 503, never a 500). */
+function sctVerifies(publicKey: Uint8Array, sct: Sct, entry: Submission['entry']): boolean {
+  try {
+    return verifySct(publicKey, sct, entry);
+  } catch {
+    return false;
+  }
 }

@@ -66,6 +66,11 @@ export interface Reader {
    * and /readyz reports the server not ready so a load balancer routes around it.
    */
   behind(): Array<{ shard: string; treeSize: number }>;
+  /**
+   * behind(), after a fresh look at the database of every shard that was behind: a server
+   * taken out of rotation gets no requests, so the readiness probe is what brings it back.
+   */
+  recheckBehind(): Promise<Array<{ shard: string; treeSize: number }>>;
 }
 
 const MiB = 1024 * 1024;
@@ -172,10 +177,13 @@ export function createReader(deps: ReadDeps): Reader {
     return true;
   }
 
+  const behind = () => mounted.flatMap((m) => (m.reader.behind === undefined ? [] : [{ shard: m.reader.rt.config.name, treeSize: m.reader.behind }]));
   return {
     handle,
-    behind() {
-      return mounted.flatMap((m) => (m.reader.behind === undefined ? [] : [{ shard: m.reader.rt.config.name, treeSize: m.reader.behind }]));
+    behind,
+    async recheckBehind() {
+      await Promise.allSettled(mounted.filter((m) => m.reader.behind !== undefined).map((m) => m.reader.head(true)));
+      return behind();
     },
     close() {
       if (closed) return;

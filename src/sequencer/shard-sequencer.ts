@@ -120,8 +120,11 @@ export class ShardSequencer {
   }
 
   private async reload(): Promise<void> {
-    const head = await this.storage.currentHead(this.shard.id);
-    this.minTimestamp = await this.guard(() => checkForkGuard(this.storage, this.shard, this.opts.witness, head, { record: true })).then((v) => v.minTimestamp);
+    // The guard loads the record before it reads the database head: read the other way
+    // round, another sequencer's commit and record in between would look like a rollback.
+    const v = await this.guard(() => checkForkGuard(this.storage, this.shard, this.opts.witness, () => this.storage.currentHead(this.shard.id), { record: true }));
+    const head = v.db;
+    this.minTimestamp = v.minTimestamp;
     const want = rightEdgeTiles(head.treeSize);
     const tiles = await this.storage.readTiles(this.shard.id, want);
     let edge: RightEdge;
@@ -255,7 +258,13 @@ export class ShardSequencer {
       else unknown.push(w.sub.identity);
     }
     const stored = unknown.length ? await this.storage.findByIdentities(this.shard.id, unknown) : new Map<string, Placement>();
-    for (const [k, v] of stored) known.set(k, v);
+    for (const [k, v] of stored) {
+      // An entry beyond the head this sequencer checked and recorded (another writer's
+      // commit, or an ambiguous commit of ours whose reload failed) must not be answered
+      // before the guard has seen, and the record holds, a head that covers it.
+      if (v.idx >= this.head.treeSize) throw new StaleHeadError(`shard ${this.shard.name}: entry ${v.idx} is beyond the checked head of size ${this.head.treeSize}`);
+      known.set(k, v);
+    }
 
     // The trust guard (leaf-check.ts): a new entry whose row would not rebuild to the entry
     // to be signed is refused alone, before it gets an index.

@@ -14,7 +14,13 @@ import { createShard } from '../storage/shard-init.js';
 import { b64, hex } from '../util/bytes.js';
 import { writeKeyFile } from './keys.js';
 import { parseCommon, type CommonOptions } from './options.js';
-import { startLog, type Role } from './start-log.js';
+import { shardOrigin, startLog, type Role } from './start-log.js';
+import { progressPrinter } from '../cli/progress.js';
+import { runShardExport } from '../cli/shard-export.js';
+import { runShardFreeze } from '../cli/shard-freeze.js';
+import { runShardPrune } from '../cli/shard-prune.js';
+import { ExportError, exportShard, verifyExport } from '../read/index.js';
+import { LifecycleError } from '../storage/shard-lifecycle.js';
 
 const USAGE = `usage: ctlog <command> [flags]
 
@@ -29,6 +35,10 @@ Operating:
   migrate             create or update the database schema
   shard status        one line per shard: state, tree size, STH age
   shard create NAME   create a shard in the database (once; needs its key)
+  shard freeze NAME   stop a shard for good: sign and record its final STH (waits for in-flight entries)
+  shard export NAME --out DIR
+                      write a frozen shard as static-ct-api files, verify them, record the export
+  shard prune NAME    delete an exported shard's rows (read servers serve it from the export)
   keygen --out FILE   write a new P-256 log key (PEM, mode 0600) and print its log id
   loglist [--tiled]   print the shards as a v3 log list (for monitors such as certspotter)
   demo-chain [--precert] [--psc] [--not-after 2027-03-01T00:00:00Z]
@@ -145,7 +155,17 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(`created shard ${rec.name} (id ${rec.id}), log id ${b64(rec.logId)}\n`);
         return 0;
       }
-      throw new UsageError('shard needs a subcommand: status | create NAME');
+      if (sub === 'freeze' || sub === 'export' || sub === 'prune') {
+        if (!name) throw new UsageError(`shard ${sub} needs a shard name`);
+        await withStorage(o, async (s) => {
+          await migrate(s.knex);
+          if (sub === 'freeze') await runShardFreeze({ storage: s, config, name });
+          if (sub === 'export') await runShardExport({ storage: s, config, name, out: o.flags.out as string | undefined, origin: (p) => shardOrigin(config, p), exporter: exportShard });
+          if (sub === 'prune') await runShardPrune({ storage: s, name, dataDir: o.data, verify: verifyExport, progress: progressPrinter(`prune ${name}: verify export`) });
+        });
+        return 0;
+      }
+      throw new UsageError('shard needs a subcommand: status | create NAME | freeze NAME | export NAME --out DIR | prune NAME');
     }
     case 'demo-chain': {
       const root = loadIssuer(readFileSync(join(DEMO_DIR, 'demo-root.pem'), 'utf8'), readFileSync(join(DEMO_DIR, 'demo-root-key.pem'), 'utf8'));
@@ -178,6 +198,10 @@ try {
   if (err instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
     process.stderr.write(`ctlog: ${e.message}\n\n${USAGE}`);
     process.exit(2);
+  }
+  if (err instanceof LifecycleError || err instanceof ExportError) {
+    process.stderr.write(`ctlog: ${e.message}\n`);
+    process.exit(1);
   }
   if (err instanceof ConfigError) {
     process.stderr.write(`ctlog: bad configuration: ${e.message}\n`);

@@ -114,6 +114,7 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
         clock,
         createMissing: o.createShards || embedded,
         statePollMs: o.statePollMs,
+        onStateError: (err) => log.warn("sequencer: couldn't read the shards' states; retrying", { err: (err as Error).message }),
         onStateChange: (c) => log.info('shard stopped accepting entries', { shard: c.shard, state: c.state, reason: c.reason, tree_size: c.head?.treeSize }),
         onFatal: (err) => {
           log.error('sequencer stopped: fatal error; restart to recover from the database', { err });

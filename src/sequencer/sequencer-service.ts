@@ -24,6 +24,8 @@ export interface SequencerServiceOptions {
   onFatal?: SequencerOptions['onFatal'];
   onCommit?: SequencerOptions['onCommit'];
   onBatchError?: SequencerOptions['onBatchError'];
+  /** Reading the states or applying the rule failed (the database is away); retried at the next poll. */
+  onStateError?: (err: unknown) => void;
   /** A shard stopped accepting: made read-only (by the rule or a command) or frozen. */
   onStateChange?: (info: { shard: string; state: string; head?: TreeHead; reason: string }) => void;
 }
@@ -97,7 +99,7 @@ export async function startSequencers(o: SequencerServiceOptions): Promise<Seque
       }
     }
   };
-  const watch: ShardStateWatch = watchShardStates(o.storage, { intervalMs: o.statePollMs, onStates: rule, onError: () => {} });
+  const watch: ShardStateWatch = watchShardStates(o.storage, { intervalMs: o.statePollMs, onStates: rule, onError: o.onStateError });
   await watch.poll();
   return {
     sequencers,

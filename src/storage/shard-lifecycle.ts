@@ -6,7 +6,6 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Knex } from 'knex';
 import type { LogSigner } from '../signing/index.js';
-import { CtError } from '../util/errors.js';
 import { toIndex, type LogStorage, type ShardRecord, type ShardState, type TreeHead } from './log-storage.js';
 
 export const SHARD_STATES: readonly ShardState[] = ['active', 'read-only', 'frozen', 'exported', 'pruned'];
@@ -221,11 +220,6 @@ export async function deleteShardRows(storage: LogStorage, shard: ShardRecord, o
 async function ensureTreeHeadPartition(knex: Knex, shardId: number): Promise<void> {
   const [rows] = (await knex.raw('SELECT 1 FROM information_schema.partitions WHERE table_schema = DATABASE() AND table_name = ? AND partition_name = ?', ['tree_heads', `s${shardId}`])) as [unknown[]];
   if (rows.length === 0) await knex.raw(`ALTER TABLE tree_heads ADD PARTITION (PARTITION s${shardId} VALUES IN (${shardId}))`);
-}
-
-/** The error a CTFE answers for a shard that accepts no entries (403 names where to go instead). */
-export function notAcceptingError(name: string, state: ShardState, activePrefixes: string[]): CtError {
-  return new CtError(403, 'shard_not_active', `shard ${name} is ${state} and accepts no new entries${activePrefixes.length ? `; submit to an active shard: ${activePrefixes.join(', ')}` : ''}`);
 }
 
 /**

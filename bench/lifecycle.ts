@@ -8,6 +8,7 @@
 import { randomBytes, createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { loadSigner } from '../src/config/key-file.js';
+import { HeadWitness } from '../src/storage/head-witness.js';
 import { exportShard } from '../src/read/index.js';
 import { ShardSequencer } from '../src/sequencer/shard-sequencer.js';
 import type { Issuer, Submission } from '../src/queue/submission.js';
@@ -48,7 +49,7 @@ async function drive(url: string, paths: string[], inFlight: number, watch: CpuW
 const env = await benchEnv({ get_entries_max: PAGE });
 try {
   const signer = loadSigner(join(env.dir, 'keys', 'bench.pem'));
-  const seq = new ShardSequencer(env.storage, env.shard, signer, { poolSize: 5000, poolPeriodMs: 5, sthIntervalMs: 3600_000, clock: Date.now });
+  const seq = new ShardSequencer(env.storage, env.shard, signer, { witness: new HeadWitness(join(env.dir, 'witness', 'bench.json'), env.shard), poolSize: 5000, poolPeriodMs: 5, sthIntervalMs: 3600_000, clock: Date.now });
   await seq.start();
   const t0 = performance.now();
   for (let done = 0; done < N; ) {

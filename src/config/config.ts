@@ -16,6 +16,12 @@ export interface ShardConfig {
   readonly notAfterLimit: number;
   /** Absolute path of the PEM PKCS#8 P-256 private key (only the sequencer reads it). */
   readonly keyFile: string;
+  /**
+   * Absolute path of the fork guard's record of the newest published tree head (only the
+   * sequencer writes it). It must survive the sequencer's restarts and must not live in the
+   * log's database. Default <data>/witness/<name>.json.
+   */
+  readonly witnessFile: string;
   /** Absolute paths of PEM files or directories of PEM files with the accepted roots. */
   readonly roots: readonly string[];
   readonly poolSize: number;
@@ -75,7 +81,7 @@ const DEFAULTS = {
 /** Paths the serving processes answer themselves (/metrics, probes): no shard may sit there. */
 const OPERATOR_PATHS = ['/metrics', '/livez', '/readyz', '/healthz'];
 
-const SHARD_FIELDS = new Set(['name', 'prefix', 'not_after_start', 'not_after_limit', 'key', 'export_dir', ...Object.keys(DEFAULTS)]);
+const SHARD_FIELDS = new Set(['name', 'prefix', 'not_after_start', 'not_after_limit', 'key', 'witness', 'export_dir', ...Object.keys(DEFAULTS)]);
 
 type Obj = Record<string, unknown>;
 
@@ -88,7 +94,11 @@ function isObj(v: unknown): v is Obj {
  * generated on first run live there); relative root paths against the file's directory.
  */
 export function loadConfig(file: string, dataDir: string): LogConfig {
-  if (!existsSync(file)) throw new ConfigError(`${file}: no such file; pass --config FILE or create shards.yaml (see README)`);
+  if (!existsSync(file)) {
+    throw new ConfigError(
+      `${file}: no such file; pass --config FILE or set CTLOG_CONFIG, or, in a container, mount your shards.yaml there (docker run -v "$PWD/shards.yaml:${file}:ro" ...; k8s/base mounts the ctlog-config ConfigMap); the repository's shards.yaml documents every field`,
+    );
+  }
   let doc: unknown;
   try {
     doc = parse(readFileSync(file, 'utf8'));
@@ -181,6 +191,9 @@ export function parseConfig(doc: unknown, ctx: { file: string; dataDir: string; 
     }
     const key = String(s.key ?? `keys/${name}.pem`);
     const keyFile = isAbsolute(key) ? key : resolve(ctx.dataDir, key);
+    const witness = String(s.witness ?? `witness/${name}.json`);
+    if (!witness.endsWith('.json')) fail(at('witness'), `"${witness}" must be a .json file path (relative paths are under --data)`);
+    const witnessFile = isAbsolute(witness) ? witness : resolve(ctx.dataDir, witness);
     const rootsRaw = Array.isArray(s.roots) ? s.roots : [s.roots];
     if (rootsRaw.length === 0 || rootsRaw.some((r) => typeof r !== 'string' || !r)) fail(at('roots'), 'must be a path or a list of paths of PEM files or directories');
     const roots = rootsRaw.map((r) => (isAbsolute(r as string) ? (r as string) : resolve(cfgDir, r as string)));
@@ -196,6 +209,7 @@ export function parseConfig(doc: unknown, ctx: { file: string; dataDir: string; 
       notAfterStart,
       notAfterLimit,
       keyFile,
+      witnessFile,
       roots: Object.freeze(roots),
       poolSize: int('pool_size', 1, 10000),
       poolPeriodMs: int('pool_period_ms', 1, 10000),
@@ -216,10 +230,25 @@ export function parseConfig(doc: unknown, ctx: { file: string; dataDir: string; 
   for (const s of shards) {
     // A shared key would give two shards one log id (RFC 6962 §3.2): their SCTs and STHs
     // would be indistinguishable to clients.
-    for (const [what, v] of [['name', s.name], ['prefix', s.prefix], ['key', s.keyFile]] as const) {
+    for (const [what, v] of [['name', s.name], ['prefix', s.prefix], ['key', s.keyFile], ['witness', s.witnessFile]] as const) {
       const k = `${what}:${v}`;
       if (seen.has(k)) fail(`shards (${s.name})`, `duplicate ${what} "${v}"; each shard needs its own`);
       seen.set(k, s.name);
+    }
+  }
+  // Two active shards whose NotAfter windows overlap would both accept one certificate: the
+  // same certificate in two logs of one operator, and a log list whose temporal intervals
+  // overlap. A shard that no longer accepts (read-only, frozen) may share a window with its
+  // replacement.
+  const active = shards.filter((s) => s.state === 'active').sort((a, b) => a.notAfterStart - b.notAfterStart);
+  for (let i = 1; i < active.length; i++) {
+    const [a, b] = [active[i - 1]!, active[i]!];
+    if (b.notAfterStart < a.notAfterLimit) {
+      const iso = (t: number) => new Date(t).toISOString().replace('.000Z', 'Z');
+      fail(
+        `shards (${a.name}, ${b.name})`,
+        `active shards ${a.name} [${iso(a.notAfterStart)}, ${iso(a.notAfterLimit)}) and ${b.name} [${iso(b.notAfterStart)}, ${iso(b.notAfterLimit)}) overlap from ${iso(b.notAfterStart)} to ${iso(Math.min(a.notAfterLimit, b.notAfterLimit))}; make the windows adjacent (one's not_after_limit = the next one's not_after_start), or set state: read-only on the one that no longer accepts`,
+      );
     }
   }
   return Object.freeze({

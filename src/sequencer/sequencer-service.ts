@@ -9,6 +9,7 @@ import { createShard } from '../storage/shard-init.js';
 import { DEFAULT_READ_ONLY_GRACE_MS, applyReadOnlyRule, freezeShard, reconcileDeclaredStates } from '../storage/shard-lifecycle.js';
 import { watchShardStates, type ShardStateWatch } from '../storage/shard-state-watch.js';
 import { loadSigner } from '../config/key-file.js';
+import { HeadWitness } from '../storage/head-witness.js';
 import { CtError } from '../util/errors.js';
 import { ShardSequencer, type SequencerOptions } from './shard-sequencer.js';
 
@@ -60,6 +61,7 @@ export async function startSequencers(o: SequencerServiceOptions): Promise<Seque
     ids.set(cfg.name, shard.id);
     if (shard.state !== 'active') continue;
     const seq = new ShardSequencer(o.storage, shard, loadSigner(cfg.keyFile), {
+      witness: new HeadWitness(cfg.witnessFile, shard),
       poolSize: cfg.poolSize,
       poolPeriodMs: cfg.poolPeriodMs,
       sthIntervalMs: cfg.sthIntervalMs,

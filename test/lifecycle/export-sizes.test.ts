@@ -30,7 +30,7 @@ for (const n of [0, 1, 256, 257, 700]) {
   test(`a tree of ${n} entries exports, verifies and reads back as from the database`, async () => {
     const signer = createSigner(createPrivateKey(generateLogKey().privateKeyPem));
     const shard = await createShard(db.storage, `s${n}`, signer, Date.now());
-    if (n) await fastFill(db.storage, shard, signer, n, { clock: Date.now, batch: 300 });
+    if (n) await fastFill(db.storage, shard, signer, n, { clock: Date.now, batch: 300, witnessFile: join(dir, 'witness', `s${n}.json`) });
     await freezeShard(db.storage, `s${n}`, signer, Date.now);
     const frozen = (await db.storage.getShard(`s${n}`))!;
     const out = join(dir, `s${n}`);

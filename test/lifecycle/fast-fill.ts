@@ -8,10 +8,11 @@ import type { LogStorage, ShardRecord } from '../../src/storage/log-storage.js';
 import { RootStore } from '../../src/x509/index.js';
 import { pemDer, realSubmission, vectors } from '../read/fill-log.js';
 import { syntheticSubmission } from '../helpers/synthetic.js';
+import { HeadWitness } from '../../src/storage/head-witness.js';
 
-export async function fastFill(storage: LogStorage, shard: ShardRecord, signer: LogSigner, n: number, o: { clock: () => number; certBytes?: number; batch?: number; onProgress?: (done: number) => void }): Promise<void> {
+export async function fastFill(storage: LogStorage, shard: ShardRecord, signer: LogSigner, n: number, o: { clock: () => number; witnessFile: string; certBytes?: number; batch?: number; onProgress?: (done: number) => void }): Promise<void> {
   const batch = o.batch ?? 5000;
-  const seq = new ShardSequencer(storage, shard, signer, { poolSize: batch, poolPeriodMs: 2, sthIntervalMs: 3600_000, clock: o.clock });
+  const seq = new ShardSequencer(storage, shard, signer, { witness: new HeadWitness(o.witnessFile, shard), poolSize: batch, poolPeriodMs: 2, sthIntervalMs: 3600_000, clock: o.clock });
   await seq.start();
   const roots = RootStore.fromCerts([pemDer('ctcpp-ca-cert.pem')]);
   const real = vectors().map((v) => realSubmission(v, roots));

@@ -76,7 +76,7 @@ for (const backend of BACKENDS) {
       const signer = loadSigner(keyFile);
       const shard = await createShard(db.storage, 'y2026', signer, clock());
       const t0 = performance.now();
-      await fastFill(db.storage, shard, signer, N, { clock: () => ++now });
+      await fastFill(db.storage, shard, signer, N, { clock: () => ++now, witnessFile: join(db.dataDir, 'witness', 'y2026.json') });
       console.log(`# ${backend}: filled ${N} entries in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       await start();
     });

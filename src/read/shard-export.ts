@@ -151,23 +151,36 @@ export async function exportShard(o: ExportOptions): Promise<ExportResult> {
   const records = Buffer.alloc(size * LEAF_RECORD);
   const nTiles = Math.ceil(size / TILE_WIDTH);
   const perRead = Math.max(1, Math.floor((o.chunk ?? 4096) / TILE_WIDTH));
+  const pathsOf = (t0: number) => {
+    const paths: string[] = [];
+    for (let t = t0; t < Math.min(nTiles, t0 + perRead); t++) paths.push(dataTilePath(t, Math.min(TILE_WIDTH, size - t * TILE_WIDTH)));
+    return paths;
+  };
+  // The rows of a chunk, or none when its tiles are all there already (a resumed run).
+  const readChunk = (t0: number) => {
+    if (t0 >= nTiles || pathsOf(t0).every((p) => existsSync(join(dir, p)))) return Promise.resolve(undefined);
+    return storage.readEntries(shard.id, t0 * TILE_WIDTH, Math.min(size, (t0 + perRead) * TILE_WIDTH));
+  };
+  // The next chunk is read from the database while this one is built and written.
+  let pending = readChunk(0);
   for (let t0 = 0; t0 < nTiles; t0 += perRead) {
     const t1 = Math.min(nTiles, t0 + perRead);
-    const paths = [];
-    for (let t = t0; t < t1; t++) paths.push(dataTilePath(t, Math.min(TILE_WIDTH, size - t * TILE_WIDTH)));
-    const missing = paths.some((p) => !existsSync(join(dir, p)));
-    const rows = missing ? await storage.readEntries(shard.id, t0 * TILE_WIDTH, Math.min(size, t1 * TILE_WIDTH)) : [];
-    if (missing) {
+    const paths = pathsOf(t0);
+    const rows = await pending;
+    pending = readChunk(t1);
+    pending.catch(() => {}); // awaited next turn; a failure there is reported then
+    if (rows) {
+      const want = Math.min(size, t1 * TILE_WIDTH) - t0 * TILE_WIDTH;
       rows.forEach((r, i) => {
         if (r.idx !== t0 * TILE_WIDTH + i) throw new ExportError(`entry ${t0 * TILE_WIDTH + i} is missing from the database`);
       });
-      if (rows.length !== Math.min(size, t1 * TILE_WIDTH) - t0 * TILE_WIDTH) throw new ExportError(`the database holds ${rows.length} of entries ${t0 * TILE_WIDTH}..${Math.min(size, t1 * TILE_WIDTH) - 1}`);
+      if (rows.length !== want) throw new ExportError(`the database holds ${rows.length} of entries ${t0 * TILE_WIDTH}..${t0 * TILE_WIDTH + want - 1}`);
     }
-    const known = missing ? await issuers.getMany(rows.flatMap((r) => r.chain)) : new Map();
+    const known = rows ? await issuers.getMany(rows.flatMap((r) => r.chain)) : new Map();
     for (let t = t0; t < t1; t++) {
       const first = t * TILE_WIDTH;
       const data = put(paths[t - t0]!, () => {
-        const mine = rows.slice(first - t0 * TILE_WIDTH, first - t0 * TILE_WIDTH + TILE_WIDTH);
+        const mine = rows!.slice(first - t0 * TILE_WIDTH, first - t0 * TILE_WIDTH + TILE_WIDTH);
         return Buffer.concat(mine.map((e) => tileLeaf(e, rebuildEntry(e, known))));
       });
       decodeDataTileAt(data).forEach((l, i) => {
@@ -179,6 +192,7 @@ export async function exportShard(o: ExportOptions): Promise<ExportResult> {
     }
     progress({ phase: 'data tiles', done: Math.min(size, t1 * TILE_WIDTH), total: size });
   }
+  await pending;
 
   // 3. Issuers cited by the entries.
   const fps = [...fingerprints].sort();
@@ -207,7 +221,7 @@ export async function exportShard(o: ExportOptions): Promise<ExportResult> {
   const names = allBuckets(digits);
   names.forEach((b, n) => {
     const list = buckets.get(b) ?? [];
-    list.sort((x, y) => Buffer.compare(records.subarray(x * LEAF_RECORD, x * LEAF_RECORD + 32), records.subarray(y * LEAF_RECORD, y * LEAF_RECORD + 32)));
+    list.sort((x, y) => records.compare(records, y * LEAF_RECORD, y * LEAF_RECORD + 32, x * LEAF_RECORD, x * LEAF_RECORD + 32));
     put(bucketPath(b), () => Buffer.concat(list.map((i) => records.subarray(i * LEAF_RECORD, (i + 1) * LEAF_RECORD))));
     if (n % 256 === 255 || n === names.length - 1) progress({ phase: 'leaf index', done: n + 1, total: names.length });
   });

@@ -45,6 +45,13 @@ function tileLeafHash(tile: Uint8Array, start: number, entryEnd: number): Buffer
   return sha256(Buffer.concat([Buffer.from([0, 0, 0]), tile.subarray(start, entryEnd)]));
 }
 
+/** Files an interrupted run left under a temporary name (never under a final one). */
+function removeTemporaries(dir: string): void {
+  for (const name of readdirSync(dir, { recursive: true }) as string[]) {
+    if (/\.tmp-\d+$/.test(name)) rmSync(join(dir, name), { force: true });
+  }
+}
+
 export interface ExportOptions {
   storage: LogStorage;
   shard: ShardRecord;
@@ -110,6 +117,7 @@ export async function exportShard(o: ExportOptions): Promise<ExportResult> {
     leaf_index: { prefix_hex_digits: digits, record_bytes: LEAF_RECORD },
   };
   if (mode === 'fresh') writeAtomic(join(dir, IN_PROGRESS), JSON.stringify(base));
+  else removeTemporaries(dir);
   const files = new Map<string, string>();
   let bytes = 0;
   /** Keeps a file already there (a resumed run) or writes it; records its hash either way. */

@@ -225,10 +225,14 @@ for (const backend of BACKENDS) {
       );
       assert.ok(phases > 0);
       assert.ok(!existsSync(join(exportDir, 'manifest.json')), 'an interrupted export has no manifest');
+      // What a crash mid-write leaves: a temporary name, never a final one.
+      const stray = join(exportDir, 'tile', 'data', '000.tmp-12345');
+      writeFileSync(stray, 'half a tile');
       const progress: string[] = [];
       const out: string[] = [];
       const r = await runShardExport({ storage: db.storage, config, name: 'y2026', out: exportDir, origin, exporter: exportShard, print: (s) => out.push(s), progress: (p) => progress.push(p.phase) });
       assert.match(out.join(''), /resumed and finished shard y2026/);
+      assert.ok(!existsSync(stray), 'temporaries of the interrupted run are removed');
       for (const ph of ['hash tiles', 'data tiles', 'issuers', 'leaf index', 'verify']) assert.ok(progress.includes(ph), `progress for ${ph}`);
       const lc = await shardLifecycle(db.storage, (await db.storage.getShard('y2026'))!.id);
       assert.equal(lc.state, 'exported');

@@ -16,7 +16,7 @@ export async function runShardFreeze(o: { storage: LogStorage; config: LogConfig
   if (rec.state === 'active' || rec.state === 'read-only') {
     if (!existsSync(cfg.keyFile)) throw new LifecycleError(`shard freeze ${o.name}: key file ${cfg.keyFile} does not exist; the final STH must be signed with the shard's key`);
   }
-  const r = await freezeShard(o.storage, o.name, rec.state === 'active' || rec.state === 'read-only' ? loadSigner(cfg.keyFile) : (undefined as never), o.clock ?? Date.now, {
+  const r = await freezeShard(o.storage, o.name, rec.state === 'active' || rec.state === 'read-only' ? loadSigner(cfg.keyFile) : undefined, o.clock ?? Date.now, {
     // Sequencers poll the state every 2 s: let them retire before the final STH is signed.
     settleMs: o.settleMs ?? 3000,
     onProgress: (m) => process.stderr.write(`${m}\n`),

@@ -93,13 +93,15 @@ export interface FreezeResult {
  * more (every commit is conditional on state = 'active' and takes the shard row's lock: a
  * batch in flight either committed before this, and is in the final tree, or fails), then
  * signs a final STH over the tree as it stands and records it and state 'frozen' in one
- * conditional transaction. Idempotent: a frozen (or later) shard returns its final head.
+ * conditional transaction. Idempotent: a frozen (or later) shard returns its final head
+ * (then `signer` may be undefined).
  * `settleMs` waits between the two steps so that sequencers hear of the change and stop
  * their idle re-signing quietly (they would be refused anyway).
  */
-export async function freezeShard(storage: LogStorage, name: string, signer: LogSigner, clock: () => number, opts: { settleMs?: number; onProgress?: (msg: string) => void } = {}): Promise<FreezeResult> {
+export async function freezeShard(storage: LogStorage, name: string, signer: LogSigner | undefined, clock: () => number, opts: { settleMs?: number; onProgress?: (msg: string) => void } = {}): Promise<FreezeResult> {
   const shard = await requireShard(storage, name);
   if (stateRank(shard.state) >= stateRank('frozen')) return { shard: name, head: shard.head, changed: false };
+  if (!signer) throw new LifecycleError(`shard ${name} is ${shard.state}: freezing signs a final STH, which needs the shard's key`);
   if (Buffer.compare(buf(signer.logId), buf(shard.logId)) !== 0) {
     throw new LifecycleError(`shard ${name}: the key file's log id is not the shard's; freeze needs the shard's own signing key`);
   }

@@ -37,7 +37,15 @@ export interface ShardLifecycle {
 }
 
 export async function shardLifecycle(storage: LogStorage, shardId: number): Promise<ShardLifecycle> {
-  const r = await storage.knex('shards').where({ id: shardId }).first('state', 'state_changed_at', 'export_dir', 'export_manifest_sha256', 'exported_at');
+  const r = await storage.knex('shards')
+    .where({ id: shardId })
+    .first('state', 'state_changed_at', 'export_dir', 'export_manifest_sha256', 'exported_at')
+    .catch((err: { code?: string; message?: string }) => {
+      if (err.code === 'ER_BAD_FIELD_ERROR' || /no such column/.test(String(err.message))) {
+        throw new LifecycleError('the database schema predates the shard lifecycle: run `ctlog migrate` (with the processes of the old version stopped)');
+      }
+      throw err;
+    });
   if (!r) throw new LifecycleError(`no shard with id ${shardId}`);
   return {
     state: String(r.state) as ShardState,

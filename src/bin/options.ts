@@ -21,7 +21,7 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-function databaseUrl(v: string): string {
+export function databaseUrl(v: string): string {
   let u: URL;
   try {
     u = new URL(v);

@@ -116,6 +116,7 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
         statePollMs: o.statePollMs,
         onStateError: (err) => log.warn("sequencer: couldn't read the shards' states; retrying", { err: (err as Error).message }),
         onStateChange: (c) => log.info('shard stopped accepting entries', { shard: c.shard, state: c.state, reason: c.reason, tree_size: c.head?.treeSize }),
+        requireReplicaAck: config.requireReplicaAck,
         onFatal: (err) => {
           log.error('sequencer stopped: fatal error; restart to recover from the database', { err });
           process.exitCode = 1;
@@ -193,7 +194,7 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
     closers.push(() => watch.stop());
     await watch.poll();
 
-    const app = operatorApp({ storage, shards, metrics, log, clock, queue });
+    const app = operatorApp({ storage, shards, metrics, log, clock, queue, reader });
     const server = createServer((req, res) => {
       try {
         for (const h of handlers) if (h(req, res)) return;
@@ -284,7 +285,7 @@ async function shardRuntimes(storage: LogStorage, config: LogConfig, log: Logger
 }
 
 /** /metrics, /livez, /healthz and the 404 for everything else: express, off the hot paths. */
-function operatorApp(d: { storage: LogStorage; shards: ShardRuntime[]; metrics: Metrics; log: Logger; clock: () => number; queue?: SubmissionQueue }) {
+function operatorApp(d: { storage: LogStorage; shards: ShardRuntime[]; metrics: Metrics; log: Logger; clock: () => number; queue?: SubmissionQueue; reader?: Reader }) {
   const app = express();
   app.disable('x-powered-by');
   app.get('/metrics', async (_req, res, next) => {
@@ -300,6 +301,12 @@ function operatorApp(d: { storage: LogStorage; shards: ShardRuntime[]; metrics: 
   // /healthz: also every active shard has a fresh STH (the sequencer's health; paging).
   app.get('/livez', (_req, res) => sendJson(res, 200, { ok: true }));
   app.get('/readyz', async (_req, res) => {
+    // A read server whose database fell behind what it served is not ready: it answers 503.
+    const behind = d.reader?.behind() ?? [];
+    if (behind.length) {
+      sendJson(res, 503, { ok: false, error: 'the database is behind tree heads this server already served', behind });
+      return;
+    }
     try {
       await d.storage.listShards();
       sendJson(res, 200, { ok: true });

@@ -55,6 +55,11 @@ export interface LogConfig {
   readonly rateLimit: { readonly perSecond: number; readonly burst: number } | undefined;
   /** Take the client IP from X-Forwarded-For (behind a trusted proxy or ingress only). */
   readonly trustForwardedFor: boolean;
+  /**
+   * Release an SCT only for a commit that a database replica acknowledged (MariaDB
+   * semi-synchronous replication, AFTER_SYNC); 503 + Retry-After while none does.
+   */
+  readonly requireReplicaAck: boolean;
   /** Where the file was read from. */
   readonly file: string;
 }
@@ -119,7 +124,9 @@ export function parseConfig(doc: unknown, ctx: { file: string; dataDir: string; 
   const log = (top.log ?? {}) as Obj;
   if (!isObj(log)) fail('log', 'must be a mapping');
   for (const k of Object.keys(log)) {
-    if (!['base_url', 'operator', 'rate_limit', 'trust_forwarded_for'].includes(k)) fail(`log.${k}`, 'unknown field; expected base_url, operator, rate_limit or trust_forwarded_for');
+    if (!['base_url', 'operator', 'rate_limit', 'trust_forwarded_for', 'require_replica_ack'].includes(k)) {
+      fail(`log.${k}`, 'unknown field; expected base_url, operator, rate_limit, trust_forwarded_for or require_replica_ack');
+    }
   }
   const baseUrl = String(log.base_url ?? 'http://127.0.0.1:6962').replace(/\/+$/, '');
   let rateLimit: LogConfig['rateLimit'];
@@ -140,6 +147,8 @@ export function parseConfig(doc: unknown, ctx: { file: string; dataDir: string; 
   }
   const trustForwardedFor = log.trust_forwarded_for ?? false;
   if (typeof trustForwardedFor !== 'boolean') fail('log.trust_forwarded_for', 'must be true or false');
+  const requireReplicaAck = log.require_replica_ack ?? false;
+  if (typeof requireReplicaAck !== 'boolean') fail('log.require_replica_ack', 'must be true or false (true: SCTs only for commits a MariaDB replica acknowledged)');
   try {
     const u = new URL(baseUrl);
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
@@ -257,6 +266,7 @@ export function parseConfig(doc: unknown, ctx: { file: string; dataDir: string; 
     shards: Object.freeze(shards),
     rateLimit,
     trustForwardedFor: trustForwardedFor as boolean,
+    requireReplicaAck: requireReplicaAck as boolean,
     file: ctx.file,
   });
 }

@@ -11,6 +11,7 @@ import { watchShardStates, type ShardStateWatch } from '../storage/shard-state-w
 import { loadSigner } from '../config/key-file.js';
 import { HeadWitness } from '../storage/head-witness.js';
 import { CtError } from '../util/errors.js';
+import { semiSyncAck, type ReplicaAck } from '../storage/replication.js';
 import { ShardSequencer, type SequencerOptions } from './shard-sequencer.js';
 
 export interface SequencerServiceOptions {
@@ -29,6 +30,8 @@ export interface SequencerServiceOptions {
   onStateError?: (err: unknown) => void;
   /** A shard stopped accepting: made read-only (by the rule or a command) or frozen. */
   onStateChange?: (info: { shard: string; state: string; head?: TreeHead; reason: string }) => void;
+  /** log.require_replica_ack: SCTs only for commits a replica acknowledged. */
+  requireReplicaAck?: boolean;
 }
 
 export interface SequencerService {
@@ -41,6 +44,8 @@ export interface SequencerService {
 export async function startSequencers(o: SequencerServiceOptions): Promise<SequencerService> {
   const sequencers = new Map<string, ShardSequencer>();
   const ids = new Map<string, number>();
+  // Checked once at start: a primary that is not set up for it stops the process here.
+  const replicaAck: ReplicaAck | undefined = o.requireReplicaAck ? await semiSyncAck(o.storage.knex) : undefined;
   for (const cfg of o.shards) {
     if (!(await o.storage.getShard(cfg.name))) {
       if (!o.createMissing || cfg.state !== 'active') {
@@ -62,6 +67,7 @@ export async function startSequencers(o: SequencerServiceOptions): Promise<Seque
     if (shard.state !== 'active') continue;
     const seq = new ShardSequencer(o.storage, shard, loadSigner(cfg.keyFile), {
       witness: new HeadWitness(cfg.witnessFile, shard),
+      replicaAck,
       poolSize: cfg.poolSize,
       poolPeriodMs: cfg.poolPeriodMs,
       sthIntervalMs: cfg.sthIntervalMs,

@@ -180,6 +180,11 @@ describe('k8s manifests', () => {
         for (const name of ['ctlog-ctfe', 'ctlog-read']) assert.notEqual(deployment(r.docs, name).spec.strategy?.type, 'Recreate');
       });
 
+      test('each client stays on one read server (consistent hashing at the Ingress), so its tree_size never goes backwards', () => {
+        const ing = r.docs.find((d) => d.kind === 'Ingress' && d.metadata.name === 'ctlog-read');
+        assert.equal(ing?.metadata.annotations?.['nginx.ingress.kubernetes.io/upstream-hash-by'], '$remote_addr');
+      });
+
       test("the sequencer's data directory (the fork guard's records) is a persistent volume, not an emptyDir", () => {
         const seq = deployment(r.docs, SEQUENCER);
         const c = podSpec(seq).containers[0];

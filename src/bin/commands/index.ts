@@ -6,6 +6,7 @@ import { registerDemoChain } from './demo-chain.js';
 import { registerKeygen } from './keygen.js';
 import { registerLoglist } from './loglist.js';
 import { registerMigrate } from './migrate.js';
+import { registerPromote } from './promote.js';
 import { registerRead } from './read.js';
 import { registerSequencer } from './sequencer.js';
 import { registerServe } from './serve.js';
@@ -18,6 +19,7 @@ export const COMMANDS: Array<(program: Command) => void> = [
   registerRead,
   registerMigrate,
   registerShard,
+  registerPromote,
   registerKeygen,
   registerLoglist,
   registerDemoChain,

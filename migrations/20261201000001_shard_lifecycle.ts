@@ -20,8 +20,10 @@ export async function up(knex: Knex): Promise<void> {
   });
   if (knex.client.config.client !== 'mysql2') return;
   const ids = (await knex('shards').select('id').orderBy('id')).map((r) => Number(r.id));
-  // LIST needs at least one partition: p0 holds shard id 0, which no shard has.
-  const parts = ['PARTITION p0 VALUES IN (0)', ...ids.map((id) => `PARTITION s${id} VALUES IN (${id})`)].join(', ');
+  // p0 is the DEFAULT partition: rows of a shard that has no partition of its own (copied in
+  // row by row, e.g. from a backup into a fresh schema) land there instead of being refused;
+  // ensureShardPartitions moves them out, and a prune deletes what is left there.
+  const parts = ['PARTITION p0 DEFAULT', ...ids.map((id) => `PARTITION s${id} VALUES IN (${id})`)].join(', ');
   for (const table of PARTITIONED_TABLES) await knex.raw(`ALTER TABLE ${table} PARTITION BY LIST (shard_id) (${parts})`);
 }
 

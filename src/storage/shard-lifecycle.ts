@@ -172,15 +172,23 @@ export async function shardBytes(storage: LogStorage, shardId: number, dataDir?:
   return { bytes, scope: 'database file' };
 }
 
-/** Adds the shard's partitions (MariaDB) so its rows have somewhere to go; idempotent. */
-export async function ensureShardPartitions(knex: Knex, shardId: number): Promise<void> {
+async function hasPartition(knex: Knex, table: string, shardId: number): Promise<boolean> {
+  const [rows] = (await knex.raw('SELECT 1 FROM information_schema.partitions WHERE table_schema = DATABASE() AND table_name = ? AND partition_name = ?', [table, `s${shardId}`])) as [unknown[]];
+  return rows.length > 0;
+}
+
+/**
+ * Gives the shard a partition of its own in each per-shard table (MariaDB); idempotent.
+ * REORGANIZE of the DEFAULT partition, never ADD PARTITION: MariaDB's ADD hides rows of the
+ * new value that sit in the DEFAULT partition, while REORGANIZE moves them (and copies only
+ * that partition, which normally holds nothing).
+ */
+export async function ensureShardPartitions(knex: Knex, shardId: number, tables: readonly string[] = ['entries', 'tiles', 'tree_heads']): Promise<void> {
   if (knex.client.config.client !== 'mysql2') return;
-  for (const table of ['entries', 'tiles', 'tree_heads']) {
-    const [rows] = (await knex.raw(
-      'SELECT partition_name AS p FROM information_schema.partitions WHERE table_schema = DATABASE() AND table_name = ? AND partition_name = ?',
-      [table, `s${shardId}`],
-    )) as [Array<{ p: string }>];
-    if (rows.length === 0) await knex.raw(`ALTER TABLE ${table} ADD PARTITION (PARTITION s${shardId} VALUES IN (${shardId}))`);
+  if (!Number.isSafeInteger(shardId) || shardId < 1) throw new Error(`bad shard id ${shardId}`);
+  for (const table of tables) {
+    if (await hasPartition(knex, table, shardId)) continue;
+    await knex.raw(`ALTER TABLE ${table} REORGANIZE PARTITION p0 INTO (PARTITION p0 DEFAULT, PARTITION s${shardId} VALUES IN (${shardId}))`);
   }
 }
 
@@ -196,12 +204,19 @@ export async function deleteShardRows(storage: LogStorage, shard: ShardRecord, o
   const final = shard.head;
   if (storage.dialect === 'mysql') {
     for (const table of ['entries', 'tiles', 'tree_heads']) {
-      const [rows] = (await k.raw('SELECT 1 FROM information_schema.partitions WHERE table_schema = DATABASE() AND table_name = ? AND partition_name = ?', [table, `s${shard.id}`])) as [unknown[]];
-      if (rows.length) await k.raw(`ALTER TABLE ${table} DROP PARTITION s${shard.id}`);
-      onProgress?.(`dropped partition s${shard.id} of ${table}`);
+      if (await hasPartition(k, table, shard.id)) {
+        await k.raw(`ALTER TABLE ${table} DROP PARTITION s${shard.id}`);
+        onProgress?.(`dropped partition s${shard.id} of ${table}`);
+      }
+      // Rows in the DEFAULT partition (a shard without one of its own): deleted in chunks.
+      for (;;) {
+        const n = await k(table).where({ shard_id: shard.id }).limit(20_000).del();
+        if (n === 0) break;
+        onProgress?.(`deleted ${n} rows of ${table} from the default partition`);
+      }
     }
-    // The shard keeps a partition of tree_heads for its final STH (the history is in the export's manifest).
-    await ensureTreeHeadPartition(k, shard.id);
+    // The shard keeps a partition of tree_heads for its final STH.
+    await ensureShardPartitions(k, shard.id, ['tree_heads']);
   } else {
     const CHUNK = 20_000;
     for (const table of ['entries', 'tiles', 'tree_heads']) {
@@ -227,10 +242,6 @@ export async function deleteShardRows(storage: LogStorage, shard: ShardRecord, o
   }
 }
 
-async function ensureTreeHeadPartition(knex: Knex, shardId: number): Promise<void> {
-  const [rows] = (await knex.raw('SELECT 1 FROM information_schema.partitions WHERE table_schema = DATABASE() AND table_name = ? AND partition_name = ?', ['tree_heads', `s${shardId}`])) as [unknown[]];
-  if (rows.length === 0) await knex.raw(`ALTER TABLE tree_heads ADD PARTITION (PARTITION s${shardId} VALUES IN (${shardId}))`);
-}
 
 /**
  * shards.yaml may declare a state; the database's is the truth. A declared state behind the

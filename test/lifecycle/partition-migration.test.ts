@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { dropMysqlDatabase, ensureMysqlDatabase, openDatabase } from '../../src/storage/database.js';
 import { LogStorage } from '../../src/storage/log-storage.js';
 import { createShard } from '../../src/storage/shard-init.js';
-import { deleteShardRows } from '../../src/storage/shard-lifecycle.js';
+import { deleteShardRows, ensureShardPartitions } from '../../src/storage/shard-lifecycle.js';
 import { loadSigner } from '../../src/config/key-file.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -49,6 +49,19 @@ test('MariaDB: existing shards are partitioned by the migration; a prune drops o
     assert.ok((await count('tiles', sb.id)) > 0);
     assert.deepEqual(await parts('entries'), ['p0', 's2']);
     assert.deepEqual(await parts('tree_heads'), ['p0', 's1', 's2']);
+
+    // Rows of shards without partitions of their own (copied in row by row) land in the
+    // DEFAULT partition; giving the shard its partition moves them, never hides them.
+    const rows = (id: number) => Array.from({ length: 5 }, (_, i) => ({ shard_id: id, level: 0, idx: i, data: Buffer.alloc(32) }));
+    await knex('tiles').insert([...rows(7), ...rows(8)]);
+    await ensureShardPartitions(knex, 7);
+    assert.equal(await count('tiles', 7), 5);
+    assert.equal(Number(((await knex.raw('SELECT COUNT(*) AS n FROM tiles PARTITION (s7)')) as [Array<{ n: number }>])[0][0]!.n), 5);
+    // A shard pruned without a partition of its own: its rows are deleted from the DEFAULT one.
+    await deleteShardRows(storage, { ...(await storage.getShard('b'))!, id: 8 });
+    assert.equal(await count('tiles', 8), 0);
+    assert.equal(await count('tiles', 7), 5);
+    assert.equal(await count('entries', sb.id), 300);
   } finally {
     await knex.destroy();
     await dropMysqlDatabase(url);

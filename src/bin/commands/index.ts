@@ -6,6 +6,7 @@ import { registerDemoChain } from './demo-chain.js';
 import { registerKeygen } from './keygen.js';
 import { registerLoglist } from './loglist.js';
 import { registerMigrate } from './migrate.js';
+import { registerMonitor } from './monitor.js';
 import { registerPromote } from './promote.js';
 import { registerRead } from './read.js';
 import { registerSequencer } from './sequencer.js';
@@ -22,5 +23,6 @@ export const COMMANDS: Array<(program: Command) => void> = [
   registerPromote,
   registerKeygen,
   registerLoglist,
+  registerMonitor,
   registerDemoChain,
 ];

@@ -17,7 +17,7 @@ import { TestIssuer } from '../../src/cli/test-issuer.js';
 import { loadSigner } from '../../src/config/key-file.js';
 import { createLogger } from '../../src/log/logger.js';
 import type { LogSigner } from '../../src/signing/index.js';
-import { sctToJson } from '../../src/tls/index.js';
+import { sctToJson, signedCheckpoint } from '../../src/tls/index.js';
 import { PublicKeyCache, RootStore, validateChain } from '../../src/x509/index.js';
 
 const DEMO = resolve(import.meta.dirname, '../../demo');
@@ -34,7 +34,7 @@ function runCli(args: string[]): Promise<{ code: number; out: string }> {
   });
 }
 
-type Mode = 'pass' | 'bad-signature' | 'old-sth' | 'fork' | 'drop' | '500';
+type Mode = 'pass' | 'bad-signature' | 'old-sth' | 'fork' | 'drop' | '500' | 'bad-entries' | 'bad-checkpoint';
 
 describe('ctlog monitor against broken logs', () => {
   let dir: string;
@@ -82,6 +82,22 @@ describe('ctlog monitor against broken logs', () => {
       const chain = (JSON.parse(body.toString()).chain as string[]).map((c) => new Uint8Array(Buffer.from(c, 'base64')));
       const v = validateChain(path.endsWith('/add-chain') ? 'x509' : 'precert', chain, { roots, notAfterStart: 0, notAfterLimit: Date.parse('2100-01-01T00:00:00Z'), now: Date.now() }, keys);
       return send(200, JSON.stringify(sctToJson(signer.signSct(Date.now(), v.entry, new Uint8Array(0)))));
+    }
+    if (mode === 'bad-entries' && path.endsWith('/get-entries')) {
+      // One byte of one certificate changed: the entries no longer hash to the signed root.
+      const real = JSON.parse((await forward(req, body)).text);
+      const leaf = Buffer.from(real.entries[0].leaf_input, 'base64');
+      leaf[40]! ^= 0x01;
+      real.entries[0].leaf_input = leaf.toString('base64');
+      return send(200, JSON.stringify(real));
+    }
+    if (mode === 'bad-checkpoint' && path.endsWith('/checkpoint')) {
+      // A checkpoint the log key signed for another root of the size get-sth shows.
+      const sth = JSON.parse((await forward({ url: '/s1/ct/v1/get-sth', method: 'GET' } as IncomingMessage, body)).text);
+      const rootHash = new Uint8Array(randomBytes(32));
+      const origin = (await forward(req, body)).text.split('\n')[0]!;
+      const sig = signer.signSth({ treeSize: sth.tree_size, timestamp: sth.timestamp, rootHash });
+      return void res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(signedCheckpoint(origin, sth.tree_size, rootHash, sth.timestamp, sig, signer.logId));
     }
     const real = await forward(req, body);
     return send(real.status, real.text);
@@ -193,6 +209,26 @@ shards:
       const problems = await monitor({ issuer }).once(200);
       assert.deepEqual(kinds(problems).sort(), ['canary_submit/http_5xx', 'sth/http_5xx']);
       assert.equal(problems[0]!.status, 500);
+    } finally {
+      mode = 'pass';
+    }
+  });
+
+  test('entries that do not hash to the signed root: entries/root_mismatch', async () => {
+    mode = 'bad-entries';
+    try {
+      const problems = await monitor({ statePath: join(dir, 'entries-state.json') }).once();
+      assert.deepEqual(kinds(problems), ['entries/root_mismatch']);
+    } finally {
+      mode = 'pass';
+    }
+    assert.deepEqual(await monitor({ statePath: join(dir, 'entries-state.json') }).once(), [], 'rebuilt from the start, the real entries match');
+  });
+
+  test('a checkpoint signing another root than get-sth: checkpoint/mismatch', async () => {
+    mode = 'bad-checkpoint';
+    try {
+      assert.deepEqual(kinds(await monitor().once()), ['checkpoint/mismatch']);
     } finally {
       mode = 'pass';
     }

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { registerCtfe } from './ctfe.js';
 import { registerDemoChain } from './demo-chain.js';
 import { registerKeygen } from './keygen.js';
+import { registerLoad } from './load.js';
 import { registerLoglist } from './loglist.js';
 import { registerMigrate } from './migrate.js';
 import { registerMonitor } from './monitor.js';
@@ -24,5 +25,6 @@ export const COMMANDS: Array<(program: Command) => void> = [
   registerKeygen,
   registerLoglist,
   registerMonitor,
+  registerLoad,
   registerDemoChain,
 ];

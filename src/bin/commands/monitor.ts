@@ -50,7 +50,8 @@ export function registerMonitor(program: Command): void {
     }) => {
       const { readFileSync } = await import('node:fs');
       const { parseLogSpec, targetsFromLogList } = await import('../../cli/monitor/monitor-targets.js');
-      const { Monitor, serveMetrics } = await import('../../cli/monitor/run-monitor.js');
+      const { Monitor } = await import('../../cli/monitor/run-monitor.js');
+      const { serveMetrics } = await import('../../cli/metrics-server.js');
       const { TestIssuer, demoCaFiles } = await import('../../cli/test-issuer.js');
       const { createLogger } = await import('../../log/logger.js');
       const log = createLogger({ base: { component: 'monitor' } });
@@ -92,7 +93,7 @@ export function registerMonitor(program: Command): void {
         process.exitCode = problems.length === 0 ? 0 : 1;
         return;
       }
-      const { url, server } = await serveMetrics(monitor.metrics, o.listen);
+      const { url, server } = await serveMetrics(monitor.metrics.registry, o.listen);
       process.stdout.write(`ctlog monitor listening on ${url} (/metrics), watching ${targets.map((t) => t.url).join(' ')}\n`);
       monitor.start();
       await new Promise<void>((done) => {

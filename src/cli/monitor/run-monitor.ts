@@ -1,8 +1,5 @@
 // `ctlog monitor`: a LogMonitor per log, run every interval (or once), the state saved after
 // each round, every problem a JSON log line and a metric.
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { parseListen } from '../../http/respond.js';
 import type { Logger } from '../../log/logger.js';
 import { b64 } from '../../util/bytes.js';
 import { logIdFromSpki } from '../../signing/index.js';
@@ -96,24 +93,4 @@ export class Monitor {
     clearTimeout(this.timer);
     await this.running;
   }
-}
-
-/** Serves the monitor's /metrics (and /livez) on `listen`. */
-export async function serveMetrics(metrics: MonitorMetrics, listen: string): Promise<{ url: string; server: Server }> {
-  const server = createServer((req, res) => {
-    if (req.url === '/metrics') {
-      metrics.registry.metrics().then(
-        (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
-        (err: Error) => res.writeHead(500).end(err.message),
-      );
-    } else if (req.url === '/livez') res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
-    else res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not_found","message":"try /metrics"}');
-  });
-  const { host, port } = parseListen(listen);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  const a = server.address() as AddressInfo;
-  return { url: `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`, server };
 }

@@ -18,7 +18,6 @@ describe('ctlog load against ctlog serve', () => {
   let dir: string;
   let server: Server;
   let list: string;
-  let key: string;
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ctlog-load-'));
@@ -36,7 +35,6 @@ shards:
     list = join(dir, 'loglist.json');
     const text = await group.run(['loglist', ...common]);
     writeFileSync(list, text);
-    key = JSON.parse(text).operators[0].logs[0].key;
   });
   after(async () => {
     await group.stop();
@@ -46,9 +44,9 @@ shards:
   test('runs the staging mix at a fixed rate with progress and metrics; every sampled SCT is included', async () => {
     const metricsPort = await freePort();
     const child = group.start(process.execPath, [
-      resolve(import.meta.dirname, '../../bin/ctlog.mjs'), 'load', '--url', `${server.url}/s1/`, '--key', key, '--demo-ca',
-      '--rate', '20', '--duration', '4', '--inclusion-every', '5', '--mmd', '10', '--drain', '15', '--progress', '1',
-      '--listen', `127.0.0.1:${metricsPort}`,
+      resolve(import.meta.dirname, '../../bin/ctlog.mjs'), 'load', '--url', `${server.url}/s1/`, '--demo-ca',
+      '--rate', '20', '--duration', '4', '--inclusion-every', '5', '--drain', '15', '--progress', '1',
+      '--listen', `127.0.0.1:${metricsPort}`, '--log-list', list,
     ]);
     // Scrape the metrics while it runs.
     let scraped = '';

@@ -41,7 +41,7 @@ export function registerMonitor(program: Command): void {
     .addOption(new Option('--ca-key <pem>', 'the test CA private key (PKCS#8 PEM)').env('CTLOG_MONITOR_CA_KEY'))
     .option('--demo-ca', 'send canaries issued under the demo root (demo/, NOT TRUSTED: for a local or staging log)', false)
     .addOption(new Option('--state <file>', 'the last verified STH per log, kept across restarts').env('CTLOG_MONITOR_STATE').default('data/monitor-state.json'))
-    .addOption(new Option('--listen <host:port>', 'where to serve /metrics').env('CTLOG_MONITOR_LISTEN').default('127.0.0.1:6965'))
+    .addOption(new Option('--listen <host:port>', 'where to serve /metrics').env('CTLOG_LISTEN').default('127.0.0.1:6965'))
     .addOption(new Option('--timeout <seconds>', 'per HTTP request').default(10).argParser(positive('seconds')))
     .option('--once', 'run every check once (waiting for canaries to be included, at most the MMD) and exit: 0 if all passed, 1 otherwise', false)
     .action(async (o: {

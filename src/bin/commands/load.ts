@@ -30,7 +30,7 @@ export function registerLoad(program: Command): void {
         'a test CA at --rate per second in the --mix, for --duration seconds or forever, whatever the log answers ' +
         '(latency counts from the scheduled send time). Shows live progress on stderr (SCT latency percentiles, ' +
         'answers by status), serves Prometheus metrics on --listen, and verifies every Nth SCT and its inclusion ' +
-        '(get-proof-by-hash against a fresh STH). Exits 1 if a sampled SCT or proof is bad or not included within the MMD.',
+        '(get-proof-by-hash against a fresh STH). Exits 1 if a sampled SCT or proof is bad or not included within the MMD, or if no submission got an SCT.',
     )
     .addOption(new Option('--url <url>', 'the log (shard) base URL, e.g. https://ct.example.com/2026h1/').env('CTLOG_LOAD_URL').makeOptionMandatory())
     .addOption(new Option('--key <key>', 'the log key (base64 DER SPKI or a PEM file): sampled SCTs and STHs are verified with it').env('CTLOG_LOAD_KEY'))
@@ -116,6 +116,7 @@ export function registerLoad(program: Command): void {
       process.stdout.write(`ctlog load: done. ${formatSnapshot(s, o.rate)}\n`);
       for (const e of s.errors) process.stdout.write(`  ${e}\n`);
       const bad = s.inclusion.badSct + s.inclusion.badProof + s.inclusion.overdue;
-      process.exitCode = bad > 0 ? 1 : 0;
+      if (s.sent > 0 && !s.byStatus[200]) process.stdout.write(`  no submission got an SCT: check --url (the shard's base URL, ending in its prefix) and that the log accepts the CA's root\n`);
+      process.exitCode = bad > 0 || (s.sent > 0 && !s.byStatus[200]) ? 1 : 0;
     });
 }

@@ -43,10 +43,11 @@ export function registerMonitor(program: Command): void {
     .addOption(new Option('--state <file>', 'the last verified STH per log, kept across restarts').env('CTLOG_MONITOR_STATE').default('data/monitor-state.json'))
     .addOption(new Option('--listen <host:port>', 'where to serve /metrics').env('CTLOG_LISTEN').default('127.0.0.1:6965'))
     .addOption(new Option('--timeout <seconds>', 'per HTTP request').default(10).argParser(positive('seconds')))
-    .option('--once', 'run every check once (waiting for canaries to be included, at most the MMD) and exit: 0 if all passed, 1 otherwise', false)
+    .option('--once', 'run every check once (waiting for canaries to be included) and exit: 0 if all passed, 1 otherwise', false)
+    .addOption(new Option('--once-wait <seconds>', 'with --once, how long to wait for canaries to be included, at most the MMD; a canary still waiting then is a failure').default(300).argParser(positive('seconds')))
     .action(async (o: {
       log?: string[]; logList?: string; mmd: number; interval: number; maxSthAge: number; entries: number;
-      caCert?: string; caKey?: string; demoCa: boolean; state: string; listen: string; timeout: number; once: boolean;
+      caCert?: string; caKey?: string; demoCa: boolean; state: string; listen: string; timeout: number; once: boolean; onceWait: number;
     }) => {
       const { readFileSync } = await import('node:fs');
       const { parseLogSpec, targetsFromLogList } = await import('../../cli/monitor/monitor-targets.js');
@@ -87,7 +88,7 @@ export function registerMonitor(program: Command): void {
         log,
       });
       if (o.once) {
-        const problems = await monitor.once();
+        const problems = await monitor.once(1000, o.onceWait * 1000);
         const canaries = issuer ? ', canaries included' : '';
         process.stdout.write(problems.length === 0 ? `ctlog monitor: ${targets.length} log(s) passed every check${canaries}\n` : `ctlog monitor: ${problems.length} problem(s), listed above\n`);
         process.exitCode = problems.length === 0 ? 0 : 1;

@@ -153,10 +153,11 @@ export class CtClient {
     }
   }
 
-  /** static-ct-api `<prefix>/checkpoint`; undefined when the log serves none (404). */
+  /** static-ct-api `<prefix>/checkpoint`; undefined when the log serves none (a 4xx). */
   async getCheckpoint(): Promise<string | undefined> {
     const { status, text } = await this.request('checkpoint');
-    if (status === 404) return undefined;
+    // RFC 6962-only logs answer 404 (or another 4xx) for a path they do not serve.
+    if (status >= 400 && status < 500) return undefined;
     if (status !== 200) throw new CtClientError(status >= 500 ? 'http_5xx' : 'http_4xx', `checkpoint: HTTP ${status}: ${text.slice(0, 200)}`, status);
     return text;
   }

@@ -81,6 +81,13 @@ export class LogMonitor {
     this.logId = logIdFromSpki(o.target.key);
   }
 
+  /** `--once` stops waiting: each canary still waiting is a problem (not yet an MMD breach). */
+  giveUpWaiting(waitedMs: number): void {
+    for (const c of this.o.state.canaries.filter((x) => !x.overdue)) {
+      this.problem('canary_inclusion', 'inclusion_timeout', `a canary ${c.kind} with an SCT from ${new Date(c.sctTimestamp).toISOString()} is not included after waiting ${Math.round(waitedMs / 1000)} s (the MMD is ${this.o.target.mmdSeconds} s)`, { leaf_hash: c.leafHash });
+    }
+  }
+
   /** Canaries with an SCT, not yet included and not yet overdue. */
   get waitingCanaries(): number {
     return this.o.state.canaries.filter((c) => !c.overdue).length;
@@ -200,6 +207,8 @@ export class LogMonitor {
     try {
       cp = parseSignedCheckpoint(text);
     } catch (err) {
+      // Some RFC 6962 logs answer unknown paths with 200 and a web page: not a checkpoint.
+      if (!/^[^\n]+\n\d+\n[A-Za-z0-9+/=]+\n/.test(text)) return true;
       this.problem('checkpoint', 'malformed', `checkpoint: ${(err as Error).message}`);
       return false;
     }

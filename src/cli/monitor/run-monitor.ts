@@ -64,16 +64,21 @@ export class Monitor {
 
   /**
    * `--once`: every check once; with canaries, polls (every `pollMs`) until each canary is
-   * included or its MMD has passed. Resolves with the problems raised.
+   * included, its MMD has passed, or maxWaitMs (then each one still waiting is an
+   * inclusion_timeout problem). Resolves with the problems raised.
    */
-  async once(pollMs = 1000): Promise<Problem[]> {
+  async once(pollMs = 1000, maxWaitMs = Infinity): Promise<Problem[]> {
     const start = this.problems.length;
+    const clock = this.o.clock ?? Date.now;
+    const t0 = clock();
     await this.round();
-    const deadline = (this.o.clock ?? Date.now)() + Math.max(...this.o.targets.map((t) => t.mmdSeconds), 0) * 1000 + pollMs;
-    while (this.o.issuer && this.logs.some((m) => m.waitingCanaries > 0) && (this.o.clock ?? Date.now)() < deadline) {
+    const deadline = t0 + Math.min(maxWaitMs, Math.max(...this.o.targets.map((t) => t.mmdSeconds), 0) * 1000 + pollMs);
+    while (this.o.issuer && this.logs.some((m) => m.waitingCanaries > 0) && clock() < deadline) {
       await new Promise((r) => setTimeout(r, pollMs));
       await this.round({ submit: false });
     }
+    for (const m of this.logs) m.giveUpWaiting(clock() - t0);
+    this.state.save();
     return this.problems.slice(start);
   }
 

@@ -1,5 +1,5 @@
 // The CTFE under trouble: a sequencer that never answers, a full queue, per-client rate
-// limits, aborted uploads and garbage. Never a 500, never a crash (DESIGN.md invariant 5).
+// limits, aborted uploads and garbage. Never a 500, never a crash (docs/DESIGN.md invariant 5).
 // The queues here are real InProcessQueues; only their sequencer side is replaced, to
 // inject the failure.
 import assert from 'node:assert/strict';

@@ -69,6 +69,22 @@ shards:
     assert.ok(sampled >= 10 && included === sampled, out);
   });
 
+  test('ctlog monitor (continuous) serves its metrics and stops on SIGTERM with exit 0', async () => {
+    const port = await freePort();
+    const mon = await group.serve(['monitor', '--log-list', list, '--demo-ca', '--interval', '0.5', '--listen', `127.0.0.1:${port}`, '--state', join(dir, 'monitor-continuous.json')]);
+    let text = '';
+    for (let i = 0; i < 60 && !/ctlog_monitor_inclusion_latency_seconds_count\{[^}]*\} [1-9]/.test(text); i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      text = await fetch(`${mon.url}/metrics`).then((r) => r.text());
+    }
+    assert.match(text, /ctlog_monitor_inclusion_latency_seconds_count\{[^}]*\} [1-9]/, 'a canary was included');
+    assert.match(text, /ctlog_monitor_check_last_success_timestamp_seconds\{log="[^"]+",check="consistency"\}/);
+    assert.equal((await fetch(`${mon.url}/readyz`)).status, 200);
+    mon.proc.kill('SIGTERM');
+    assert.equal(await mon.exited, 0, mon.output());
+    assert.doesNotMatch(mon.output(), /monitor alarm/);
+  });
+
   test('ctlog monitor --once then finds the log correct, entries and canaries included', async () => {
     const out = await group.run(['monitor', '--once', '--log-list', list, '--demo-ca', '--entries', '10000', '--state', join(dir, 'monitor.json')]);
     assert.match(out, /1 log\(s\) passed every check, canaries included/);

@@ -13,7 +13,7 @@ import { CtClient } from '../monitor/ct-client.js';
 import { TestIssuer, type TestCert } from '../test-issuer.js';
 import { LatencySummary } from './latency-summary.js';
 import { pick, type LoadMix } from './load-mix.js';
-import { LoadMetrics } from './load-metrics.js';
+import { LoadMetrics } from '../../metrics/metrics.js';
 
 export interface LoadOptions {
   /** The log's base URL (…/<shard>/). */

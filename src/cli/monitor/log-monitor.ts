@@ -14,8 +14,12 @@ import { b64, equal, hex } from '../../util/bytes.js';
 import { TestIssuer, type TestCertKind } from '../test-issuer.js';
 import { CompactRange } from './compact-range.js';
 import { CtClient, CtClientError, type SignedTreeHead } from './ct-client.js';
-import type { Check, MonitorMetrics } from './monitor-metrics.js';
+import type { MonitorMetrics } from '../../metrics/metrics.js';
 import type { LogState, StoredSth } from './monitor-state.js';
+
+/** The checks, as the `check` label of the monitor's metrics and alarms. */
+export const CHECKS = ['sth', 'freshness', 'consistency', 'entries', 'checkpoint', 'canary_submit', 'canary_inclusion'] as const;
+export type Check = (typeof CHECKS)[number];
 
 /** One log to watch: from `--log` or a log list. */
 export interface MonitorTarget {

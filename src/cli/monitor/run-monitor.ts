@@ -5,7 +5,7 @@ import { b64 } from '../../util/bytes.js';
 import { logIdFromSpki } from '../../signing/index.js';
 import type { TestIssuer } from '../test-issuer.js';
 import { LogMonitor, type MonitorTarget, type Problem } from './log-monitor.js';
-import { MonitorMetrics } from './monitor-metrics.js';
+import { MonitorMetrics } from '../../metrics/metrics.js';
 import { MonitorState } from './monitor-state.js';
 
 export interface MonitorOptions {

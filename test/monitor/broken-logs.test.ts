@@ -133,17 +133,20 @@ shards:
   });
 
   test('a healthy log over a run of rounds with canaries raises no alarm', async () => {
-    // The continuous mode, a round every 150 ms for 4 s (a canary and the entries walk each round).
+    // The continuous mode, a round every 150 ms (a canary and the entries walk each round),
+    // until 10 canaries are proven included (bounded by rounds, not by time: a busy machine
+    // runs fewer rounds a second).
     const m = monitor({ issuer, intervalMs: 150 });
+    const included = async () => Number(/ctlog_monitor_inclusion_latency_seconds_count\{log="[^"]+"\} (\d+)/.exec(await m.metrics.registry.metrics())?.[1] ?? 0);
     m.start();
-    await sleep(4000);
+    for (const end = Date.now() + 60_000; (await included()) < 10 && Date.now() < end; ) await sleep(200);
     await m.close();
     const rest = await m.once(200); // one more round, then waits for every canary
     assert.deepEqual(kinds(m.problems), [], JSON.stringify(m.problems));
     assert.deepEqual(rest, []);
     assert.equal(m.logs[0]!.waitingCanaries, 0, 'every canary was included');
     const text = await m.metrics.registry.metrics();
-    const rounds = Number(/ctlog_monitor_inclusion_latency_seconds_count\{log="[^"]+"\} (\d+)/.exec(text)?.[1]);
+    const rounds = await included();
     assert.ok(rounds >= 10, `one latency per canary, one canary a round: ${rounds} rounds`);
     assert.match(text, /ctlog_monitor_check_last_success_timestamp_seconds\{log="[^"]+",check="checkpoint"\}/);
     assert.match(text, /ctlog_monitor_check_last_success_timestamp_seconds\{log="[^"]+",check="entries"\}/);
@@ -198,7 +201,7 @@ shards:
       const t0 = Date.now();
       const problems = await m.once(200);
       assert.deepEqual(kinds(problems), ['canary_inclusion/inclusion_overdue']);
-      assert.ok(Date.now() - t0 < 5000, 'raised once the MMD passed, not later');
+      assert.ok(Date.now() - t0 < 20_000, 'raised once the MMD passed, not at some later timeout');
       assert.match(await m.metrics.registry.metrics(), /ctlog_monitor_canary_overdue\{log="[^"]+"\} 1/);
     } finally {
       mode = 'pass';

@@ -186,16 +186,18 @@ export class LoadGenerator {
     };
 
     // The open loop: every request whose time has come is sent (or dropped past maxInFlight).
+    const end = start + o.durationMs;
     for (let k = 0; !this.stopped; ) {
       const now = performance.now();
-      if (now - start >= o.durationMs) break;
-      while (start + k * interval <= now && !this.stopped) {
+      // Everything scheduled before the end is sent, even when this tick comes late.
+      while (start + k * interval <= now && start + k * interval < end && !this.stopped) {
         if (this.inFlight >= o.maxInFlight) {
           this.dropped++;
           this.metrics.dropped.inc();
         } else submit(k);
         k++;
       }
+      if (now >= end) break;
       const wait = Math.max(0, Math.min(start + k * interval - performance.now(), 50));
       await new Promise<void>((r) => {
         this.wake = r;

@@ -70,14 +70,16 @@ export class Monitor {
   async once(pollMs = 1000, maxWaitMs = Infinity): Promise<Problem[]> {
     const start = this.problems.length;
     const clock = this.o.clock ?? Date.now;
-    const t0 = clock();
     await this.round();
-    const deadline = t0 + Math.min(maxWaitMs, Math.max(...this.o.targets.map((t) => t.mmdSeconds), 0) * 1000 + pollMs);
-    while (this.o.issuer && this.logs.some((m) => m.waitingCanaries > 0) && clock() < deadline) {
-      await new Promise((r) => setTimeout(r, pollMs));
+    // Every canary's SCT is older than t1, so a round after t1 + MMD sees each one included
+    // or overdue; the last sleep ends just past the deadline for that round.
+    const t1 = clock();
+    const deadline = t1 + Math.min(maxWaitMs, Math.max(...this.o.targets.map((t) => t.mmdSeconds), 0) * 1000);
+    while (this.o.issuer && this.logs.some((m) => m.waitingCanaries > 0) && clock() <= deadline) {
+      await new Promise((r) => setTimeout(r, Math.max(1, Math.min(pollMs, deadline - clock() + 1))));
       await this.round({ submit: false });
     }
-    for (const m of this.logs) m.giveUpWaiting(clock() - t0);
+    for (const m of this.logs) m.giveUpWaiting(clock() - t1);
     this.state.save();
     return this.problems.slice(start);
   }

@@ -5,10 +5,10 @@
 // get-sth-consistency, so the read server's proofs are checked too.
 import { Agent } from 'node:http';
 import { EMPTY_ROOT, leafHash, nodeHash, verifyConsistency, verifyInclusion } from '../../src/merkle/index.js';
-import { verifySct, verifySth } from '../../src/signing/index.js';
+import { verifySct } from '../../src/signing/index.js';
 import { decodeCtExtensions, encodeMerkleTreeLeaf, sctFromJson } from '../../src/tls/index.js';
 import { b64, equal, fromB64 } from '../../src/util/bytes.js';
-import { httpRequest, type Outcome, type SeenSth } from './load.js';
+import { httpRequest, sthVerifies, type Outcome, type SeenSth } from './load.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -33,7 +33,7 @@ export interface CaseCheck {
   unanswered: number;
   refused: number;
   finalSize: number;
-  /** The first few problems, for the report. */
+  /** The first few problems of each kind, for the report. */
   problems: string[];
 }
 
@@ -84,7 +84,14 @@ export async function checkCase(o: {
 }): Promise<CaseCheck> {
   const agent = new Agent({ keepAlive: true, maxSockets: 16 });
   const problems: string[] = [];
-  const problem = (s: string) => problems.length < 12 && problems.push(s);
+  const perKind = new Map<string, number>();
+  // At most four of each kind (wrong, lost, proof, conflict), so one kind cannot hide another.
+  const problem = (s: string) => {
+    const kind = s.slice(0, s.indexOf(':'));
+    const n = perKind.get(kind) ?? 0;
+    perKind.set(kind, n + 1);
+    if (n < 4) problems.push(s);
+  };
   try {
     // 1. Every SCT over its own submission.
     const good: Array<{ out: Outcome; index: number; hash: Uint8Array }> = [];
@@ -117,7 +124,7 @@ export async function checkCase(o: {
     const size = sth.tree_size;
     const root = fromB64(sth.sha256_root_hash)!;
     let sthConflicts = 0;
-    if (!verifySth(o.spki, { timestamp: sth.timestamp, treeSize: size, rootHash: root }, fromB64(sth.tree_head_signature)!)) {
+    if (!sthVerifies(o.spki, { timestamp: sth.timestamp, treeSize: size, rootHash: root }, fromB64(sth.tree_head_signature)!)) {
       sthConflicts++;
       problem(`the final STH (size ${size}) has a bad signature`);
     }
@@ -176,13 +183,13 @@ export async function checkCase(o: {
       const want = s.size <= size ? roots.get(s.size) : undefined;
       if (!s.signatureOk) {
         bad.add(k);
-        problem(`conflict: ${s.source} showed a tree head of size ${s.size} with a bad signature`);
+        problem(`conflict: ${s.source} of ${s.server} showed a tree head of size ${s.size} with a bad signature`);
       } else if (want === undefined) {
         bad.add(k);
-        problem(`conflict: ${s.source} showed size ${s.size}, past the final tree (size ${size}): a rolled-back tree`);
+        problem(`conflict: ${s.source} of ${s.server} showed size ${s.size}, past the final tree (size ${size}): a rolled-back tree`);
       } else if (b64(want) !== s.root) {
         bad.add(k);
-        problem(`conflict: ${s.source} showed size ${s.size} with root ${s.root}; the final tree's root at that size is ${b64(want)}`);
+        problem(`conflict: ${s.source} of ${s.server} showed size ${s.size} with root ${s.root}; the final tree's root at that size is ${b64(want)}`);
       }
     }
     sthConflicts += bad.size;

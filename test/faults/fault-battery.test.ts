@@ -22,7 +22,7 @@ describe('fault battery under load (issue 7)', { concurrency: false }, () => {
       rate: 300,
       loadS: 12,
       faultAtS: 4,
-      redisGapS: 12,
+      redisGapS: 10,
       mariadbDownS: 4,
       restartDelayMs: 1000,
       timeoutMs: 15_000,

@@ -9,7 +9,7 @@ import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { issue, loadIssuer, makeIntermediate } from '../../src/cli/cert-factory.js';
 import { verifySth } from '../../src/signing/index.js';
-import { parseRfc6962NoteSignature, parseSignedCheckpoint, type SignedEntry } from '../../src/tls/index.js';
+import { parseRfc6962NoteSignature, parseSignedCheckpoint, type SignedEntry, type TreeHead } from '../../src/tls/index.js';
 import { b64, fromB64 } from '../../src/util/bytes.js';
 import { parseCertificate, precertTbs } from '../../src/x509/index.js';
 import { REPO } from '../e2e/processes.js';
@@ -131,8 +131,8 @@ export class Load {
   private ticker: NodeJS.Timeout | undefined;
   private pending = new Set<Promise<void>>();
   private giveUpAt = Infinity;
-  /** Ticks (5 ms) in which no submission was started because maxInFlight were in flight. */
-  heldBack = 0;
+  /** Milliseconds in which no submission was started because maxInFlight were in flight. */
+  heldBackMs = 0;
   private issuedAtResume = 0;
   private resumedAt = 0;
 
@@ -158,7 +158,7 @@ export class Load {
     this.issuedAtResume = this.next;
     const tick = () => {
       if (this.pending.size >= this.o.maxInFlight) {
-        this.heldBack++;
+        this.heldBackMs += Date.now() - this.resumedAt;
         this.issuedAtResume = this.next;
         this.resumedAt = Date.now();
         return;
@@ -247,9 +247,20 @@ function errorText(text: string): string {
   }
 }
 
+/** verifySth, with a malformed signature counted as one that does not verify. */
+export function sthVerifies(spki: Uint8Array, head: TreeHead, signature: Uint8Array): boolean {
+  try {
+    return verifySth(spki, head, signature);
+  } catch {
+    return false;
+  }
+}
+
 /** A tree head the read server showed, from get-sth or the checkpoint. */
 export interface SeenSth {
   source: 'get-sth' | 'checkpoint';
+  /** The read server's base URL. */
+  server: string;
   /** When it was fetched. */
   at: number;
   size: number;
@@ -271,16 +282,25 @@ export class Monitor {
   private stopped = false;
   private loop: Promise<void> | undefined;
 
+  private readonly bases: string[];
+
   constructor(
-    private readonly readBase: string,
+    readBase: string,
     private readonly spki: Uint8Array,
     private readonly pollMs = 250,
-  ) {}
+  ) {
+    this.bases = [readBase];
+  }
+
+  /** Also polls another read server (e.g. one started later); its get-sth 200s count for recovery too. */
+  addReadServer(readBase: string): void {
+    this.bases.push(readBase);
+  }
 
   start(): void {
     this.loop = (async () => {
       for (let i = 0; !this.stopped; i++) {
-        await Promise.all([this.poll('get-sth'), i % 2 === 0 ? this.poll('checkpoint') : undefined]);
+        await Promise.all(this.bases.flatMap((b) => [this.poll(b, 'get-sth'), i % 2 === 0 ? this.poll(b, 'checkpoint') : undefined]));
         await sleep(this.pollMs);
       }
     })();
@@ -293,32 +313,32 @@ export class Monitor {
   }
 
   private record(s: SeenSth): void {
-    const k = `${s.source} ${s.size} ${s.root} ${s.timestamp}`;
+    const k = `${s.server} ${s.source} ${s.size} ${s.root} ${s.timestamp}`;
     if (this.keys.has(k)) return;
     this.keys.add(k);
     this.seen.push(s);
   }
 
-  private async poll(source: SeenSth['source']): Promise<void> {
+  private async poll(base: string, source: SeenSth['source']): Promise<void> {
     const sentAt = Date.now();
     try {
-      const a = await httpRequest(this.agent, `${this.readBase}/${source === 'get-sth' ? 'ct/v1/get-sth' : 'checkpoint'}`, 'GET', undefined, 3000);
+      const a = await httpRequest(this.agent, `${base}/${source === 'get-sth' ? 'ct/v1/get-sth' : 'checkpoint'}`, 'GET', undefined, 3000);
       if (a.status !== 200) {
         const k = `${source} ${a.status}`;
         this.errors.set(k, (this.errors.get(k) ?? 0) + 1);
         return;
       }
       if (source === 'get-sth') {
-        this.readOkSentAt.push(sentAt);
+        if (base === this.bases[0]) this.readOkSentAt.push(sentAt);
         const j = JSON.parse(a.text) as { tree_size: number; timestamp: number; sha256_root_hash: string; tree_head_signature: string };
         const root = fromB64(j.sha256_root_hash)!;
-        const signatureOk = verifySth(this.spki, { timestamp: j.timestamp, treeSize: j.tree_size, rootHash: root }, fromB64(j.tree_head_signature)!);
-        this.record({ source, at: sentAt, size: j.tree_size, root: j.sha256_root_hash, timestamp: j.timestamp, signatureOk });
+        const signatureOk = sthVerifies(this.spki, { timestamp: j.timestamp, treeSize: j.tree_size, rootHash: root }, fromB64(j.tree_head_signature)!);
+        this.record({ source, server: base, at: sentAt, size: j.tree_size, root: j.sha256_root_hash, timestamp: j.timestamp, signatureOk });
       } else {
         const cp = parseSignedCheckpoint(a.text);
         const sig = parseRfc6962NoteSignature(cp.signatures[0]!.signature);
-        const signatureOk = verifySth(this.spki, { timestamp: sig.timestamp, treeSize: cp.treeSize, rootHash: cp.rootHash }, sig.treeHeadSignature);
-        this.record({ source, at: sentAt, size: cp.treeSize, root: b64(cp.rootHash), timestamp: sig.timestamp, signatureOk });
+        const signatureOk = sthVerifies(this.spki, { timestamp: sig.timestamp, treeSize: cp.treeSize, rootHash: cp.rootHash }, sig.treeHeadSignature);
+        this.record({ source, server: base, at: sentAt, size: cp.treeSize, root: b64(cp.rootHash), timestamp: sig.timestamp, signatureOk });
       }
     } catch (err) {
       const k = `${source} ${(err as Error).message}`;

@@ -100,7 +100,7 @@ export class PrivateMariaDb {
 
   /** mariadb-dump of one database into `file` (a consistent snapshot, taken under load). */
   dump(database: string, file: string): void {
-    const r = spawnSync('mariadb-dump', ['--no-defaults', '--protocol=tcp', '-h127.0.0.1', `-P${this.port}`, '-uroot', '--single-transaction', '--quick', database], {
+    const r = spawnSync('mariadb-dump', ['--no-defaults', '--protocol=tcp', '-h127.0.0.1', `-P${this.port}`, '-uroot', '--single-transaction', '--quick', '--hex-blob', database], {
       maxBuffer: 1 << 30,
     });
     if (r.status !== 0) throw new Error(`mariadb-dump ${database} failed: ${r.stderr}`);

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { loadIssuer, makeIntermediate } from '../src/cli/cert-factory.js';
 import { loadSigner } from '../src/config/key-file.js';
 import { ShardSequencer } from '../src/sequencer/shard-sequencer.js';
+import { HeadWitness } from '../src/storage/head-witness.js';
 import { b64 } from '../src/util/bytes.js';
 import { benchEnv, progress } from './_harness.js';
 import { CpuWatch, prepareWorkers, servicePids, type ClosedLoopResult, type GeneratedSubmissions } from './_load.js';
@@ -69,7 +70,7 @@ try {
   const { subs, issuers } = await realSubmissions(N);
   log(`read: generated in ${((performance.now() - t) / 1000).toFixed(1)} s`);
   // Fill: two batches in flight so the sequencer always has the next one pooled.
-  const seq = new ShardSequencer(env.storage, env.shard, loadSigner(join(env.dir, 'keys', 'bench.pem')), { poolSize: FILL_BATCH, poolPeriodMs: 5, sthIntervalMs: 60_000, clock: Date.now });
+  const seq = new ShardSequencer(env.storage, env.shard, loadSigner(join(env.dir, 'keys', 'bench.pem')), { witness: new HeadWitness(join(env.dir, 'witness', 'bench.json'), env.shard), poolSize: FILL_BATCH, poolPeriodMs: 5, sthIntervalMs: 60_000, clock: Date.now });
   await seq.start();
   const t0 = performance.now();
   let added = 0;

@@ -6,6 +6,7 @@ import { loadConfig, ConfigError } from '../config/config.js';
 import { loadSigner } from '../config/key-file.js';
 import { buildLogList } from '../cli/log-list.js';
 import { formatShardStatus } from '../cli/shard-status.js';
+import { shardWitness } from '../cli/shard-witness.js';
 import { createLogger } from '../log/logger.js';
 import { logIdFromSpki } from '../signing/index.js';
 import { ensureMysqlDatabase, migrate, openDatabase } from '../storage/database.js';
@@ -29,6 +30,10 @@ Operating:
   migrate             create or update the database schema
   shard status        one line per shard: state, tree size, STH age
   shard create NAME   create a shard in the database (once; needs its key)
+  shard witness NAME [--adopt-database-head]
+                      show the fork guard's record of the published head against the
+                      database's; --adopt-database-head replaces the record (sequencer stopped;
+                      see docs/OPERATIONS.md "Fork guard" first)
   keygen --out FILE   write a new P-256 log key (PEM, mode 0600) and print its log id
   loglist [--tiled]   print the shards as a v3 log list (for monitors such as certspotter)
   demo-chain [--precert] [--psc] [--not-after 2027-03-01T00:00:00Z]
@@ -145,7 +150,14 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(`created shard ${rec.name} (id ${rec.id}), log id ${b64(rec.logId)}\n`);
         return 0;
       }
-      throw new UsageError('shard needs a subcommand: status | create NAME');
+      if (sub === 'witness') {
+        const cfg = config.shards.find((s) => s.name === name);
+        if (!cfg) throw new UsageError(`shard witness: no shard named ${name ?? '(missing)'} in ${config.file}`);
+        const r = await withStorage(o, (s) => shardWitness(s, cfg, { adopt: Boolean(o.flags['adopt-database-head']) }));
+        process.stdout.write(r.text + '\n');
+        return r.ok ? 0 : 1;
+      }
+      throw new UsageError('shard needs a subcommand: status | create NAME | witness NAME');
     }
     case 'demo-chain': {
       const root = loadIssuer(readFileSync(join(DEMO_DIR, 'demo-root.pem'), 'utf8'), readFileSync(join(DEMO_DIR, 'demo-root-key.pem'), 'utf8'));

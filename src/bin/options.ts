@@ -33,6 +33,7 @@ export const COMMON_FLAGS = {
   precert: { type: 'boolean' },
   psc: { type: 'boolean' },
   'not-after': { type: 'string' },
+  'adopt-database-head': { type: 'boolean' },
 } as const;
 
 export function parseCommon(argv: string[], env: NodeJS.ProcessEnv = process.env): CommonOptions {

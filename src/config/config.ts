@@ -16,6 +16,12 @@ export interface ShardConfig {
   readonly notAfterLimit: number;
   /** Absolute path of the PEM PKCS#8 P-256 private key (only the sequencer reads it). */
   readonly keyFile: string;
+  /**
+   * Absolute path of the fork guard's record of the newest published tree head (only the
+   * sequencer writes it). It must survive the sequencer's restarts and must not live in the
+   * log's database. Default <data>/witness/<name>.json.
+   */
+  readonly witnessFile: string;
   /** Absolute paths of PEM files or directories of PEM files with the accepted roots. */
   readonly roots: readonly string[];
   readonly poolSize: number;
@@ -68,7 +74,7 @@ const DEFAULTS = {
 /** Paths the serving processes answer themselves (/metrics, probes): no shard may sit there. */
 const OPERATOR_PATHS = ['/metrics', '/livez', '/readyz', '/healthz'];
 
-const SHARD_FIELDS = new Set(['name', 'prefix', 'not_after_start', 'not_after_limit', 'key', ...Object.keys(DEFAULTS)]);
+const SHARD_FIELDS = new Set(['name', 'prefix', 'not_after_start', 'not_after_limit', 'key', 'witness', ...Object.keys(DEFAULTS)]);
 
 type Obj = Record<string, unknown>;
 
@@ -167,6 +173,9 @@ export function parseConfig(doc: unknown, ctx: { file: string; dataDir: string; 
     if (!['active', 'read-only', 'frozen'].includes(state)) fail(at('state'), `"${state}" must be active, read-only or frozen`);
     const key = String(s.key ?? `keys/${name}.pem`);
     const keyFile = isAbsolute(key) ? key : resolve(ctx.dataDir, key);
+    const witness = String(s.witness ?? `witness/${name}.json`);
+    if (!witness.endsWith('.json')) fail(at('witness'), `"${witness}" must be a .json file path (relative paths are under --data)`);
+    const witnessFile = isAbsolute(witness) ? witness : resolve(ctx.dataDir, witness);
     const rootsRaw = Array.isArray(s.roots) ? s.roots : [s.roots];
     if (rootsRaw.length === 0 || rootsRaw.some((r) => typeof r !== 'string' || !r)) fail(at('roots'), 'must be a path or a list of paths of PEM files or directories');
     const roots = rootsRaw.map((r) => (isAbsolute(r as string) ? (r as string) : resolve(cfgDir, r as string)));
@@ -182,6 +191,7 @@ export function parseConfig(doc: unknown, ctx: { file: string; dataDir: string; 
       notAfterStart,
       notAfterLimit,
       keyFile,
+      witnessFile,
       roots: Object.freeze(roots),
       poolSize: int('pool_size', 1, 10000),
       poolPeriodMs: int('pool_period_ms', 1, 10000),
@@ -199,7 +209,7 @@ export function parseConfig(doc: unknown, ctx: { file: string; dataDir: string; 
   for (const s of shards) {
     // A shared key would give two shards one log id (RFC 6962 §3.2): their SCTs and STHs
     // would be indistinguishable to clients.
-    for (const [what, v] of [['name', s.name], ['prefix', s.prefix], ['key', s.keyFile]] as const) {
+    for (const [what, v] of [['name', s.name], ['prefix', s.prefix], ['key', s.keyFile], ['witness', s.witnessFile]] as const) {
       const k = `${what}:${v}`;
       if (seen.has(k)) fail(`shards (${s.name})`, `duplicate ${what} "${v}"; each shard needs its own`);
       seen.set(k, s.name);

@@ -17,6 +17,15 @@ export function sendBytes(res: ServerResponse, status: number, body: Uint8Array 
   res.end(body);
 }
 
+/**
+ * Retry-After for an error: its own, or 1 s for any 429 or 503 that came without one (a 503
+ * relayed from the sequencer, say). Every "come back later" tells the client when.
+ */
+function retryAfterHeader(err: CtError): Record<string, string> {
+  const s = err.retryAfter ?? (err.status === 429 || err.status === 503 ? 1 : undefined);
+  return s ? { 'Retry-After': String(s) } : {};
+}
+
 /** The status an error maps to (for metrics), and the answer written. */
 export function sendError(res: ServerResponse, err: unknown, log?: Logger): number {
   if (res.headersSent) {
@@ -24,12 +33,12 @@ export function sendError(res: ServerResponse, err: unknown, log?: Logger): numb
     return 500;
   }
   if (err instanceof CtError && err.status < 500) {
-    sendJson(res, err.status, { error: err.message }, err.retryAfter ? { 'Retry-After': String(err.retryAfter) } : {});
+    sendJson(res, err.status, { error: err.message }, retryAfterHeader(err));
     return err.status;
   }
   if (err instanceof CtError) {
     log?.warn('request failed', { status: err.status, reason: err.reason, err: err.message });
-    sendJson(res, err.status, { error: err.message }, err.retryAfter ? { 'Retry-After': String(err.retryAfter) } : {});
+    sendJson(res, err.status, { error: err.message }, retryAfterHeader(err));
     return err.status;
   }
   if (isDatabaseUnavailable(err)) {

@@ -2,12 +2,24 @@
 // per submission saturates near 2,000/s, PERFORMANCE.md); the sequencer's return value
 // carries one result per submission. Jobs are kept for a while after completion because
 // removeOnComplete: true races with waitUntilFinished (PERFORMANCE.md, known gotchas).
+//
+// Redis is not on the durability path, and it may lose everything (a restart without
+// persistence). Two rules keep such a loss from mis-answering anyone:
+//  - job ids are random UUIDs, never BullMQ's counter, which restarts at 1 after a loss: a
+//    waiter must never receive the result of a later job that got its job's id;
+//  - a job Redis lost is noticed within about a second (a sweep asks Redis for the state of
+//    every job waited on for over a second) and its waiters are freed with 503 + Retry-After,
+//    so that retries are sequenced at once instead of waiting on a dead job.
+import { randomUUID } from 'node:crypto';
 import { Queue, QueueEvents, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { CtError, unavailable } from '../util/errors.js';
 import { MicroBatcher, type MicroBatcherOptions } from './micro-batcher.js';
 import type { BatchHandler, SubmissionConsumer, SubmissionQueue } from './queue.js';
 import { decodeBatch, decodeResult, encodeBatch, encodeResult, type WireBatch, type WireResult } from './submission.js';
 import type { Issuer, Sequenced, Submission } from './submission.js';
+
+/** How often jobs waited on are checked for having been lost by Redis, and how old they must be. */
+const LOST_JOB_SWEEP_MS = 1000;
 
 export interface BullOptions extends MicroBatcherOptions {
   /** redis://host:port[/db] */
@@ -44,15 +56,45 @@ const JOB_OPTS = {
   attempts: 1,
 };
 
+interface Watched {
+  queue: Queue;
+  since: number;
+  lost: (err: CtError) => void;
+}
+
 /** The CTFE's side. */
 export class BullSubmissionQueue implements SubmissionQueue {
   private readonly queues = new Map<string, { queue: Queue; events: QueueEvents; batcher: MicroBatcher; ready: Promise<unknown> }>();
   private readonly connection: ConnectionOptions;
   private readonly prefix: string;
+  /** Jobs whose results are awaited, by job id; bounded by the batchers' maxInFlight. */
+  private readonly watched = new Map<string, Watched>();
+  private readonly sweeper: NodeJS.Timeout;
+  private sweeping = false;
 
   constructor(private readonly opts: BullOptions) {
     this.connection = redisConnection(opts.redisUrl);
     this.prefix = opts.prefix ?? 'ctlog';
+    this.sweeper = setInterval(() => void this.sweepLostJobs(), LOST_JOB_SWEEP_MS);
+    this.sweeper.unref();
+  }
+
+  /** Frees the waiters of every job, waited on for over a second, that Redis no longer has. */
+  private async sweepLostJobs(): Promise<void> {
+    if (this.sweeping || this.watched.size === 0) return;
+    this.sweeping = true;
+    try {
+      const old = performance.now() - LOST_JOB_SWEEP_MS;
+      const due = [...this.watched].filter(([, w]) => w.since <= old);
+      const states = await Promise.all(due.map(([id, w]) => w.queue.getJobState(id).catch(() => 'error' as const)));
+      due.forEach(([id, w], i) => {
+        if (states[i] !== 'unknown' || !this.watched.has(id)) return;
+        this.watched.delete(id);
+        w.lost(unavailable(503, 'job_lost', 'the queue lost this submission (Redis restarted); retry', 1));
+      });
+    } finally {
+      this.sweeping = false;
+    }
   }
 
   private forShard(shard: string) {
@@ -68,16 +110,24 @@ export class BullSubmissionQueue implements SubmissionQueue {
       const batcher = new MicroBatcher(async (subs, issuers) => {
         await ready;
         let job: Job;
+        const jobId = randomUUID();
         try {
-          job = await queue.add('batch', encodeBatch(subs, issuers), JOB_OPTS);
+          job = await queue.add('batch', encodeBatch(subs, issuers), { ...JOB_OPTS, jobId });
         } catch (err) {
           throw unavailable(503, 'queue_unavailable', `couldn't enqueue: ${(err as Error).message}`, 2);
         }
-        const results = (await job.waitUntilFinished(events, this.opts.waitMs ?? 60_000).catch((err: Error) => {
-          throw new CtError(503, 'sequencer_failed', `sequencing failed: ${err.message}`, { cause: err, retryAfter: 1 });
-        })) as WireResult[];
+        let results: WireResult[];
+        try {
+          const lost = new Promise<never>((_, reject) => this.watched.set(jobId, { queue, since: performance.now(), lost: reject }));
+          const finished = job.waitUntilFinished(events, this.opts.waitMs ?? 60_000).catch((err: Error) => {
+            throw new CtError(503, 'sequencer_failed', `sequencing failed: ${err.message}`, { cause: err, retryAfter: 1 });
+          }) as Promise<WireResult[]>;
+          results = await Promise.race([finished, lost]);
+        } finally {
+          this.watched.delete(jobId);
+        }
         return results.map((r) => {
-          if (!r.ok) throw new CtError(r.status, r.reason, r.msg);
+          if (!r.ok) throw new CtError(r.status, r.reason, r.msg, { retryAfter: r.ra ?? (r.status === 503 || r.status === 429 ? 1 : undefined) });
           return decodeResult(r);
         });
       }, this.opts);
@@ -96,6 +146,7 @@ export class BullSubmissionQueue implements SubmissionQueue {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.sweeper);
     const all = [...this.queues.values()];
     this.queues.clear();
     for (const q of all) q.batcher.close();
@@ -130,8 +181,8 @@ export class BullSubmissionConsumer implements SubmissionConsumer {
         } catch (err) {
           // A per-batch failure is an answer, not a BullMQ failure: the CTFE turns it into
           // each waiter's status (503 for our trouble, 4xx for theirs).
-          const e = err instanceof CtError ? err : new CtError(503, 'sequencer_error', (err as Error).message);
-          return subs.map(() => ({ ok: false as const, status: e.status, reason: e.reason, msg: e.message }));
+          const e = err instanceof CtError ? err : new CtError(503, 'sequencer_error', (err as Error).message, { retryAfter: 1 });
+          return subs.map(() => ({ ok: false as const, status: e.status, reason: e.reason, msg: e.message, ra: e.retryAfter }));
         }
       },
       {

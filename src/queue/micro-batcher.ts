@@ -2,7 +2,8 @@
 // milliseconds travel as one batch (one BullMQ job per batch, not per submission: a job
 // costs ~300 µs of CPU over its life, PERFORMANCE.md), concurrent duplicates collapse onto
 // one in-flight promise, and every caller waits at most until its deadline.
-import { CtError, unavailable } from '../util/errors.js';
+import { equal } from '../util/bytes.js';
+import { unavailable } from '../util/errors.js';
 import { identityKey, type Issuer, type Sequenced, type Submission } from './submission.js';
 
 export interface MicroBatcherOptions {
@@ -74,12 +75,14 @@ export class MicroBatcher {
       [...issuers.values()],
     ).then(
       (results) => {
-        if (results.length !== batch.length) {
-          const err = new CtError(500, 'sequencer_protocol', `sequencer answered ${results.length} results for ${batch.length} submissions`);
-          for (const p of batch) p.reject(err);
-          return;
-        }
-        batch.forEach((p, i) => p.resolve(results[i]!));
+        // Every answer must name its own submission: an answer for another one (a queue
+        // that lost a job and reused its id, a bug) is never handed out as an SCT. The
+        // submission is retryable; its entry, if it was logged, is found by dedup.
+        batch.forEach((p, i) => {
+          const r = results[i];
+          if (r && results.length === batch.length && equal(r.identity, p.sub.identity)) p.resolve(r);
+          else p.reject(unavailable(503, 'answer_mismatch', 'the sequencer\'s answer did not match this submission; retry', 1));
+        });
       },
       (err) => {
         for (const p of batch) p.reject(err);

@@ -24,6 +24,12 @@ export interface Issuer {
 
 /** The sequencer's answer for one submission: enough to build its SCT (RFC 6962 §3.2). */
 export interface Sequenced {
+  /**
+   * The identity of the submission this answer is for. The CTFE checks it against its own
+   * submission before answering: an answer meant for another submission (a queue that lost
+   * and reused a job, a bug) must never reach a client as an SCT.
+   */
+  identity: Uint8Array;
   idx: number;
   timestamp: number;
   /** CtExtensions of the logged leaf (static-ct-api leaf_index). */
@@ -68,12 +74,15 @@ export function decodeBatch(w: WireBatch): { subs: Submission[]; issuers: Issuer
   };
 }
 
-export type WireResult = { ok: true; x: number; ts: number; e: string; sig: string; dup: boolean } | { ok: false; status: number; reason: string; msg: string };
+export type WireResult =
+  | { ok: true; i: string; x: number; ts: number; e: string; sig: string; dup: boolean }
+  /** A per-batch failure; ra is the Retry-After seconds of a 429/503. */
+  | { ok: false; status: number; reason: string; msg: string; ra?: number };
 
 export function encodeResult(r: Sequenced): WireResult {
-  return { ok: true, x: r.idx, ts: r.timestamp, e: b64(r.extensions), sig: b64(r.signature), dup: r.duplicate };
+  return { ok: true, i: b64(r.identity), x: r.idx, ts: r.timestamp, e: b64(r.extensions), sig: b64(r.signature), dup: r.duplicate };
 }
 
 export function decodeResult(w: Extract<WireResult, { ok: true }>): Sequenced {
-  return { idx: w.x, timestamp: w.ts, extensions: fromB64(w.e), signature: fromB64(w.sig), duplicate: w.dup };
+  return { identity: fromB64(w.i ?? ''), idx: w.x, timestamp: w.ts, extensions: fromB64(w.e), signature: fromB64(w.sig), duplicate: w.dup };
 }

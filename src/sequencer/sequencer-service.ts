@@ -4,6 +4,7 @@ import type { SubmissionConsumer } from '../queue/queue.js';
 import type { LogStorage } from '../storage/log-storage.js';
 import { createShard } from '../storage/shard-init.js';
 import { loadSigner } from '../config/key-file.js';
+import { HeadWitness } from '../storage/head-witness.js';
 import { ShardSequencer, type SequencerOptions } from './shard-sequencer.js';
 
 export interface SequencerServiceOptions {
@@ -37,6 +38,7 @@ export async function startSequencers(o: SequencerServiceOptions): Promise<Seque
     }
     if (shard.state !== 'active') continue;
     const seq = new ShardSequencer(o.storage, shard, signer, {
+      witness: new HeadWitness(cfg.witnessFile, shard),
       poolSize: cfg.poolSize,
       poolPeriodMs: cfg.poolPeriodMs,
       sthIntervalMs: cfg.sthIntervalMs,

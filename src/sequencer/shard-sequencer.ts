@@ -1,6 +1,8 @@
-// The sequencer of one shard: pools submissions, assigns consecutive indexes, commits
-// entries + tiles + the new STH in one conditional transaction, and only then signs SCTs
-// (DESIGN.md "The write path", invariants 1–4).
+// The sequencer of one shard: pools submissions, sequences them (sequence-batch.ts, pure),
+// commits entries + tiles + the new STH in one conditional transaction, records the new
+// head in the fork-guard record, and only then signs SCTs (docs/DESIGN.md "The write path",
+// invariants 1–5). At start and at every reload the database head passes the fork guard
+// (fork-guard.ts) before anything extends it.
 //
 // Errors are of three kinds, handled where they arise:
 //  - StaleHeadError (another writer committed first): reload the head from the database
@@ -8,15 +10,22 @@
 //  - per-batch (the database refused or dropped the transaction): fail this batch's
 //    waiters with 503, reload state (the commit may or may not have happened; the
 //    database says which), go on. The waiters retry and find their entries by dedup.
-//  - fatal (the stored tiles do not rebuild the stored root; signing fails): stop. A
-//    restart recovers from the database alone, or the operator must look.
-import { appendLeaves, edgeFromTiles, rightEdgeTiles, leafHash, rootOfEdge, type RightEdge } from '../merkle/index.js';
+//  - fatal (the database head fails the fork guard; the stored tiles do not rebuild the
+//    stored root; the fork-guard record cannot be written; signing fails): stop. A restart
+//    recovers where the cause was transient; a fork-guard stop needs the operator.
+import { edgeFromTiles, rightEdgeTiles, rootOfEdge, type RightEdge } from '../merkle/index.js';
 import type { LogSigner } from '../signing/index.js';
-import { encodeCtExtensions, encodeMerkleTreeLeaf, type SignedEntry } from '../tls/index.js';
+import { encodeCtExtensions, type SignedEntry } from '../tls/index.js';
 import { equal, hex } from '../util/bytes.js';
 import { CtError } from '../util/errors.js';
 import type { Issuer, Sequenced, Submission } from '../queue/submission.js';
-import { ShardNotActiveError, StaleHeadError, type EntryRecord, type LogStorage, type ShardRecord, type TreeHead } from '../storage/log-storage.js';
+import { WitnessError, type HeadWitness } from '../storage/head-witness.js';
+import { ShardNotActiveError, StaleHeadError, type LogStorage, type ShardRecord, type TreeHead } from '../storage/log-storage.js';
+import { checkForkGuard, ForkGuardError } from '../storage/fork-guard.js';
+import { FatalSequencerError } from './fatal-error.js';
+import { sequenceBatch, type Placement } from './sequence-batch.js';
+
+export { FatalSequencerError };
 
 export interface SequencerOptions {
   /** A batch is committed as soon as it holds this many new entries. @defaultValue 1000 */
@@ -32,6 +41,12 @@ export interface SequencerOptions {
   recentMax?: number;
   /** The sequencer's clock (ms since epoch). */
   clock: () => number;
+  /**
+   * The fork guard's record of the newest published head, outside the database (by default
+   * <data>/witness/<shard>.json). The database head must equal or extend it; every new head
+   * is recorded here before its SCTs are released.
+   */
+  witness: HeadWitness;
   /** Called once with a fatal error; the process should stop (a restart recovers). */
   onFatal?: (err: Error) => void;
   /** Called after every commit (metrics, logs). */
@@ -46,21 +61,19 @@ interface Waiter {
   reject: (e: unknown) => void;
 }
 
-export class FatalSequencerError extends Error {
-  override name = 'FatalSequencerError';
-}
-
 const STALE_RETRIES = 100;
 
 export class ShardSequencer {
   private head!: TreeHead;
   private edge!: RightEdge;
+  /** Every new head's timestamp must exceed this (the fork guard's recorded head may be newer than a restored database's). */
+  private minTimestamp = 0;
   private pool: Waiter[] = [];
   private poolTimer: NodeJS.Timeout | undefined;
   private sthTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
   private readonly knownIssuers = new Set<string>();
-  private readonly recent = new Map<string, { idx: number; timestamp: number }>();
+  private readonly recent = new Map<string, Placement>();
   private stopped = false;
   private fatal: Error | undefined;
 
@@ -88,6 +101,7 @@ export class ShardSequencer {
 
   private async reload(): Promise<void> {
     const head = await this.storage.currentHead(this.shard.id);
+    this.minTimestamp = await this.guard(() => checkForkGuard(this.storage, this.shard, this.opts.witness, head, { record: true })).then((v) => v.minTimestamp);
     const want = rightEdgeTiles(head.treeSize);
     const tiles = await this.storage.readTiles(this.shard.id, want);
     let edge: RightEdge;
@@ -201,73 +215,52 @@ export class ShardSequencer {
 
   /** One attempt at committing a batch; returns the number of new entries. */
   private async commit(batch: Waiter[], issuers: Issuer[]): Promise<number> {
-    // 1. Dedup: within the batch, against recent commits, then against the database (one query).
+    // 1. What the tree already holds: recent commits, then the database (one query).
     // Recent hits are copied out: remembering this batch's entries may evict them.
-    const firstOf = new Map<string, number>();
-    const remembered = new Map<string, { idx: number; timestamp: number }>();
+    const known = new Map<string, Placement>();
     const unknown: Uint8Array[] = [];
-    batch.forEach((w, i) => {
+    for (const w of batch) {
       const k = hex(w.sub.identity);
-      if (firstOf.has(k)) return;
-      firstOf.set(k, i);
+      if (known.has(k)) continue;
       const r = this.recent.get(k);
-      if (r) remembered.set(k, r);
+      if (r) known.set(k, r);
       else unknown.push(w.sub.identity);
-    });
-    const stored = unknown.length ? await this.storage.findByIdentities(this.shard.id, unknown) : new Map<string, { idx: number; timestamp: number }>();
+    }
+    const stored = unknown.length ? await this.storage.findByIdentities(this.shard.id, unknown) : new Map<string, Placement>();
+    for (const [k, v] of stored) known.set(k, v);
 
-    // 2. Assign indexes and one timestamp to the new entries. The STH carries the same
-    // timestamp, so it is >= every SCT timestamp in its tree, and strictly increases.
-    const timestamp = Math.max(this.opts.clock(), this.head.timestamp + 1);
+    // 2. The pure step: indexes, leaves, tiles and the new head (sequence-batch.ts).
     const size0 = this.head.treeSize;
-    const assigned = new Map<string, { idx: number; timestamp: number }>();
-    const entries: EntryRecord[] = [];
-    const hashes: Uint8Array[] = [];
-    for (const [k, i] of firstOf) {
-      if (remembered.has(k) || stored.has(k)) continue;
-      const sub = batch[i]!.sub;
-      const idx = size0 + entries.length;
-      const extensions = encodeCtExtensions({ leafIndex: idx });
-      const leaf = encodeMerkleTreeLeaf({ timestamp, entry: sub.entry, extensions });
-      const h = leafHash(leaf);
-      hashes.push(h);
-      entries.push({ idx, leafHash: h, identity: sub.identity, timestamp, entryType: sub.entry.type === 'x509' ? 0 : 1, cert: sub.cert, chain: sub.chain });
-      assigned.set(k, { idx, timestamp });
-    }
+    const next = sequenceBatch(
+      { head: this.head, edge: this.edge, minTimestamp: this.minTimestamp },
+      batch.map((w) => w.sub),
+      known,
+      this.opts.clock(),
+    );
 
-    // 3. Extend the tree and sign its head; nothing is published until the commit.
-    let newEdge = this.edge;
-    let root = this.head.rootHash;
-    let tiles: Array<{ level: number; index: number; data: Uint8Array }> = [];
-    if (hashes.length) {
-      const r = appendLeaves(this.edge, hashes);
-      newEdge = r.edge;
-      root = r.root;
-      tiles = r.changed;
-    }
-    // 4. Commit, conditional on the head we extend (invariant 2).
-    if (hashes.length || issuers.length) {
-      const head: TreeHead = { treeSize: size0 + hashes.length, timestamp, rootHash: root, signature: new Uint8Array() };
+    // 3. Commit, conditional on the head we extend (invariant 2), then record the new head
+    // outside the database before anything of it is released (the fork guard).
+    if (next.entries.length || issuers.length) {
+      const head = next.head;
       head.signature = this.sign(() => this.signer.signSth(head));
-      await this.storage.appendBatch(this.shard.id, { expected: { treeSize: size0, rootHash: this.head.rootHash }, entries, issuers, tiles, head });
+      await this.storage.appendBatch(this.shard.id, { expected: { treeSize: size0, rootHash: this.head.rootHash }, entries: next.entries, issuers, tiles: next.tiles, head });
       this.head = head;
-      this.edge = newEdge;
+      this.edge = next.edge;
+      if (next.entries.length) await this.guard(() => this.opts.witness.record(head));
     }
     for (const i of issuers) this.knownIssuers.add(hex(i.fingerprint));
 
-    // 5. Only now sign the SCTs and answer (invariant 1).
-    for (const [k, v] of assigned) this.remember(k, v);
+    // 4. Only now sign the SCTs and answer (invariant 1). Each answer names its submission.
+    for (const [k, v] of next.assigned) this.remember(k, v);
     batch.forEach((w, i) => {
-      const k = hex(w.sub.identity);
-      const mine = assigned.get(k);
-      const known = mine ?? remembered.get(k) ?? stored.get(k)!;
-      w.resolve(this.sct(w.sub.entry, known.idx, known.timestamp, !mine || firstOf.get(k) !== i));
+      const a = next.answers[i]!;
+      w.resolve(this.sct(w.sub, a.idx, a.timestamp, a.duplicate));
     });
     for (const [k, v] of stored) this.remember(k, v);
-    return entries.length;
+    return next.entries.length;
   }
 
-  private remember(k: string, v: { idx: number; timestamp: number }): void {
+  private remember(k: string, v: Placement): void {
     const max = this.opts.recentMax ?? 200_000;
     if (this.recent.size >= max) {
       // Drop the oldest eighth: Map iteration is insertion order.
@@ -280,10 +273,25 @@ export class ShardSequencer {
     this.recent.set(k, v);
   }
 
-  private sct(entry: SignedEntry, idx: number, timestamp: number, duplicate: boolean): Sequenced {
+  private sct(sub: Submission, idx: number, timestamp: number, duplicate: boolean): Sequenced {
     const extensions = encodeCtExtensions({ leafIndex: idx });
+    const entry: SignedEntry = sub.entry;
     const sct = this.sign(() => this.signer.signSct(timestamp, entry, extensions));
-    return { idx, timestamp, extensions, signature: sct.signature, duplicate };
+    return { identity: sub.identity, idx, timestamp, extensions, signature: sct.signature, duplicate };
+  }
+
+  /**
+   * Runs a fork-guard step: a head the guard refuses, or a record that cannot be read or
+   * written, stops the sequencer (no SCT may go out for a head that is not recorded).
+   */
+  private async guard<T>(f: () => Promise<T>): Promise<T> {
+    try {
+      return await f();
+    } catch (err) {
+      if (err instanceof ForkGuardError) throw new FatalSequencerError(err.message, { cause: err });
+      if (err instanceof WitnessError) throw new FatalSequencerError(`fork guard: shard ${this.shard.name}: ${err.message} (check the disk under --data)`, { cause: err });
+      throw err;
+    }
   }
 
   private sign<T>(f: () => T): T {
@@ -300,7 +308,7 @@ export class ShardSequencer {
     if (this.opts.clock() - this.head.timestamp < every) return;
     await this.exclusive(async () => {
       try {
-        const head: TreeHead = { ...this.head, timestamp: Math.max(this.opts.clock(), this.head.timestamp + 1), signature: new Uint8Array() };
+        const head: TreeHead = { ...this.head, timestamp: Math.max(this.opts.clock(), this.head.timestamp + 1, this.minTimestamp + 1), signature: new Uint8Array() };
         head.signature = this.sign(() => this.signer.signSth(head));
         await this.storage.publishHead(this.shard.id, this.head, head);
         this.head = head;

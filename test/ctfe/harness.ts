@@ -16,7 +16,7 @@ import { loadSigner } from '../../src/config/key-file.js';
 import { ShardSequencer } from '../../src/sequencer/shard-sequencer.js';
 import { createShard } from '../../src/storage/shard-init.js';
 import { RootStore } from '../../src/x509/index.js';
-import { REDIS_URL, freshDb, freshPrefix, writeKey, type Backend, type TestDb } from '../helpers/services.js';
+import { REDIS_URL, freshDb, freshPrefix, testWitness, writeKey, type Backend, type TestDb } from '../helpers/services.js';
 
 export interface ShardSpec {
   name: string;
@@ -44,6 +44,7 @@ export function shardConfig(s: ShardSpec, keyFile: string): ShardConfig {
     notAfterStart: Date.parse(s.notAfterStart),
     notAfterLimit: Date.parse(s.notAfterLimit),
     keyFile,
+    witnessFile: keyFile.replace(/\.pem$/, '.witness.json'),
     roots: [],
     poolSize: 500,
     poolPeriodMs: 5,
@@ -94,7 +95,7 @@ export async function startHarness(o: {
     const config = shardConfig(s, keyFile);
     runtimes.set(s.name, { config, id: rec.id, logId: rec.logId, publicKey: rec.publicKey, roots, origin: `127.0.0.1${s.prefix}` });
     if (config.state !== 'active') continue;
-    const seq = new ShardSequencer(db.storage, rec, signer, { poolSize: config.poolSize, poolPeriodMs: config.poolPeriodMs, sthIntervalMs: 60_000, clock, onCommit: process.env.CTFE_DEBUG ? (i) => console.log('commit', JSON.stringify(i)) : undefined /* CTFE_DEBUG=1 traces commits */ });
+    const seq = new ShardSequencer(db.storage, rec, signer, { witness: testWitness(db.dataDir, rec), poolSize: config.poolSize, poolPeriodMs: config.poolPeriodMs, sthIntervalMs: 60_000, clock, onCommit: process.env.CTFE_DEBUG ? (i) => console.log('commit', JSON.stringify(i)) : undefined /* CTFE_DEBUG=1 traces commits */ });
     await seq.start();
     sequencers.push(seq);
     await consumer.consume(s.name, (subs, iss) => seq.add(subs, iss));

@@ -10,8 +10,11 @@ import type { ShardRuntime } from '../../src/http/shard-runtime.js';
 import { Metrics } from '../../src/metrics/metrics.js';
 import { InProcessQueue } from '../../src/queue/in-process-queue.js';
 import type { SubmissionQueue } from '../../src/queue/queue.js';
-import type { Sequenced } from '../../src/queue/submission.js';
+import type { Sequenced, Submission } from '../../src/queue/submission.js';
+import { createSigner, generateLogKey } from '../../src/signing/index.js';
+import { encodeCtExtensions } from '../../src/tls/index.js';
 import { RootStore } from '../../src/x509/index.js';
+import { createPrivateKey } from 'node:crypto';
 import { generatedPki, type GeneratedPki } from './chains.js';
 import { b64, listen, post, shardConfig } from './harness.js';
 
@@ -22,18 +25,26 @@ before(async () => {
   roots = RootStore.fromCerts([pki.root.der]);
 });
 
+const signer = createSigner(createPrivateKey(generateLogKey().privateKeyPem));
+
 const runtime = (deadlineMs = 10_000): ShardRuntime => ({
   config: shardConfig({ name: 'h1', prefix: '/2026h1', notAfterStart: '2026-01-01T00:00:00Z', notAfterLimit: '2026-07-01T00:00:00Z', deadlineMs }, '/nonexistent'),
   id: 1,
-  logId: new Uint8Array(32).fill(7),
-  publicKey: new Uint8Array(91),
+  logId: signer.logId,
+  publicKey: signer.publicKeySpki,
   roots,
   origin: '127.0.0.1/2026h1',
 });
 
-/** A sequencer that answers instantly with a fixed, fake SCT (tests of the CTFE alone). */
-const instant = (subs: unknown[]): Promise<Sequenced[]> =>
-  Promise.resolve(subs.map((_, i) => ({ idx: i, timestamp: 1_767_225_600_000, extensions: new Uint8Array([0, 0, 5, 0, 0, 0, 0, i]), signature: new Uint8Array([4, 3, 0, 0]), duplicate: false })));
+/** A sequencer that answers instantly with an SCT it signs without logging anything (tests of the CTFE alone). */
+const instant = (subs: Submission[]): Promise<Sequenced[]> =>
+  Promise.resolve(
+    subs.map((s, i) => {
+      const extensions = encodeCtExtensions({ leafIndex: i });
+      const sct = signer.signSct(1_767_225_600_000, s.entry, extensions);
+      return { identity: s.identity, idx: i, timestamp: sct.timestamp, extensions, signature: sct.signature, duplicate: false };
+    }),
+  );
 
 async function serve(queue: SubmissionQueue, extra: Partial<Parameters<typeof createCtfe>[0]> = {}, rt = runtime()): Promise<{ url: string; ctfe: Ctfe; close(): Promise<void> }> {
   const ctfe = createCtfe({ queue, shards: [rt], clock: () => Date.parse('2026-02-01T00:00:00Z'), ...extra });
@@ -79,6 +90,52 @@ describe('deadline', () => {
       await s.close();
     }
   });
+});
+
+describe('every SCT belongs to its submission', () => {
+  // What a queue that lost a job and reused its id did: it answered a waiter with the result
+  // of another submission. The answer must be a 503 with Retry-After, never a 200 with
+  // another entry's SCT, and never a 500.
+  const cases: Array<{ name: string; wrong: (subs: Submission[]) => Promise<Sequenced[]> }> = [
+    { name: "another submission's answer (identity and SCT)", wrong: async (subs) => (await instant(subs.map(() => otherSubmission))).map((r) => ({ ...r })) },
+    { name: "another submission's SCT under this submission's identity", wrong: async (subs) => (await instant(subs.map(() => otherSubmission))).map((r, i) => ({ ...r, identity: subs[i]!.identity })) },
+    { name: 'an SCT with a bad signature', wrong: async (subs) => (await instant(subs)).map((r) => ({ ...r, signature: new Uint8Array([4, 3, 0, 0]) })) },
+    { name: 'fewer answers than submissions', wrong: async (subs) => (await instant(subs)).slice(1) },
+    { name: 'answers in another order', wrong: async (subs) => (await instant(subs)).reverse() },
+  ];
+  let otherSubmission: Submission;
+  before(async () => {
+    // A real submission for another certificate, captured from the CTFE itself.
+    const queue = new InProcessQueue({ lingerMs: 1 });
+    await queue.consume('h1', async (subs) => {
+      otherSubmission = subs[0]!;
+      return instant(subs);
+    });
+    const s = await serve(queue);
+    try {
+      assert.equal((await post(`${s.url}/add-chain`, chainBody(0))).status, 200);
+    } finally {
+      await s.close();
+    }
+  });
+  for (const c of cases) {
+    test(`${c.name}: 503 with Retry-After, never 200`, async () => {
+      const queue = new InProcessQueue({ lingerMs: 20 });
+      await queue.consume('h1', c.wrong);
+      const s = await serve(queue);
+      try {
+        const fresh = await pki.freshLeaf(900);
+        const res = await Promise.all([post(`${s.url}/add-chain`, chainBody(1)), post(`${s.url}/add-chain`, { chain: fresh.ders.map(b64) })]);
+        for (const r of res) {
+          assert.equal(r.status, 503, JSON.stringify(r.body));
+          assert.equal(r.headers.get('retry-after'), '1');
+          assert.match(String(r.body.error), /retry/);
+        }
+      } finally {
+        await s.close();
+      }
+    });
+  }
 });
 
 describe('back-pressure', () => {

@@ -8,6 +8,8 @@ import { deletePrefix } from '../../src/queue/delete-prefix.js';
 import { dropMysqlDatabase, ensureMysqlDatabase, migrate, openDatabase } from '../../src/storage/database.js';
 import { LogStorage } from '../../src/storage/log-storage.js';
 import { generateLogKey } from '../../src/signing/index.js';
+import { HeadWitness } from '../../src/storage/head-witness.js';
+import type { ShardRecord } from '../../src/storage/log-storage.js';
 
 export const MYSQL_BASE = process.env.CTLOG_TEST_MYSQL ?? 'mysql://root@127.0.0.1:3306';
 export const REDIS_URL = process.env.CTLOG_TEST_REDIS ?? 'redis://127.0.0.1:6379';
@@ -69,4 +71,13 @@ export function writeKey(dir: string, name = 'log'): string {
   const path = join(dir, `${name}.pem`);
   writeFileSync(path, generateLogKey().privateKeyPem, { mode: 0o600 });
   return path;
+}
+
+/**
+ * The fork-guard record of a sequencer made by a test: <dataDir>/witness/<shard>.json, as
+ * `ctlog sequencer --data dataDir` keeps it, so sequencers started one after another on the
+ * same data directory share it.
+ */
+export function testWitness(dataDir: string, shard: ShardRecord): HeadWitness {
+  return new HeadWitness(join(dataDir, 'witness', `${shard.name}.json`), shard);
 }

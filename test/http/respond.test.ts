@@ -27,6 +27,7 @@ test('errors become answers', async (t) => {
   const rows: Array<{ scenario: string; err: unknown; status: number; retryAfter: string | null; message: RegExp }> = [
     { scenario: 'a 400 CtError', err: new CtError(400, 'bad', 'chain[1] did not sign chain[0]'), status: 400, retryAfter: null, message: /chain\[1\] did not sign/ },
     { scenario: 'a 429 with Retry-After', err: unavailable(429, 'queue_full', 'too many in flight', 1), status: 429, retryAfter: '1', message: /too many/ },
+    { scenario: "a sequencer's 503 relayed without Retry-After still carries one", err: new CtError(503, 'commit_failed', "couldn't commit batch; retry"), status: 503, retryAfter: '1', message: /retry/ },
     { scenario: 'the database refuses connections (real knex error)', err: refused, status: 503, retryAfter: '5', message: /database is unavailable/ },
     { scenario: 'a bug', err: new TypeError("Cannot read properties of undefined (reading 'idx')"), status: 500, retryAfter: null, message: /^internal error$/ },
   ];

@@ -2,12 +2,14 @@
 // synthetic x509 entries and real certificates and precertificates (ct-cpp test PKI,
 // validated by src/x509 validateChain), in several batches so several STHs exist.
 import { createHash, createPrivateKey } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ShardConfig } from '../../src/config/config.js';
 import type { ShardRuntime } from '../../src/http/shard-runtime.js';
 import type { Issuer, Submission } from '../../src/queue/submission.js';
 import { ShardSequencer } from '../../src/sequencer/shard-sequencer.js';
+import { HeadWitness } from '../../src/storage/head-witness.js';
 import { createSigner, generateLogKey } from '../../src/signing/index.js';
 import type { LogStorage, ShardRecord } from '../../src/storage/log-storage.js';
 import { createShard } from '../../src/storage/shard-init.js';
@@ -68,7 +70,7 @@ export interface TestLog {
 
 export function shardConfig(over: Partial<ShardConfig> = {}): ShardConfig {
   return {
-    name: 'test', prefix: '/2027h1', notAfterStart: 0, notAfterLimit: Date.parse('2100-01-01T00:00:00Z'), keyFile: '/nonexistent',
+    name: 'test', prefix: '/2027h1', notAfterStart: 0, notAfterLimit: Date.parse('2100-01-01T00:00:00Z'), keyFile: '/nonexistent', witnessFile: '/nonexistent.json',
     roots: [], poolSize: 1000, poolPeriodMs: 5, getEntriesMax: 100, state: 'active', mmd: 86400, submissionDeadlineMs: 10_000,
     rejectExpired: false, requireServerAuth: false, maxChainLength: 10, sthIntervalMs: 60_000, ...over,
   };
@@ -82,7 +84,8 @@ export async function fillLog(storage: LogStorage, batches: number[], over: Part
   const clock = () => Date.now();
   const signer = createSigner(createPrivateKey(generateLogKey().privateKeyPem));
   const shard = await createShard(storage, 'test', signer, clock());
-  const seq = new ShardSequencer(storage, shard, signer, { poolSize: 5000, poolPeriodMs: 2, sthIntervalMs: 60_000, clock });
+  const witness = new HeadWitness(join(mkdtempSync(join(tmpdir(), 'ctlog-fill-')), 'witness.json'), shard);
+  const seq = new ShardSequencer(storage, shard, signer, { witness, poolSize: 5000, poolPeriodMs: 2, sthIntervalMs: 60_000, clock });
   await seq.start();
   const roots = RootStore.fromCerts([pemDer('ctcpp-ca-cert.pem')]);
   const real = new Map<number, Vector>();

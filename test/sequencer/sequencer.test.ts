@@ -12,7 +12,7 @@ import { StaleHeadError, type ShardRecord } from '../../src/storage/log-storage.
 import { verifySct } from '../../src/signing/index.js';
 import { encodeMerkleTreeLeaf } from '../../src/tls/index.js';
 import type { CtError } from '../../src/util/errors.js';
-import { BACKENDS, freshDb, writeKey, type TestDb } from '../helpers/services.js';
+import { BACKENDS, freshDb, testWitness, writeKey, type TestDb } from '../helpers/services.js';
 import { proveIncluded, syntheticSubmission, verifyWholeTree } from '../helpers/synthetic.js';
 
 for (const backend of BACKENDS) {
@@ -30,7 +30,7 @@ for (const backend of BACKENDS) {
     after(async () => db.drop());
 
     const newSequencer = (storage = db.storage, poolSize = 300) =>
-      new ShardSequencer(storage, shard, loadSigner(keyFile), { poolSize, poolPeriodMs: 5, sthIntervalMs: 60_000, clock });
+      new ShardSequencer(storage, shard, loadSigner(keyFile), { witness: testWitness(db.dataDir, shard), poolSize, poolPeriodMs: 5, sthIntervalMs: 60_000, clock });
 
     test('a new shard has a signed empty tree', async () => {
       assert.equal(await verifyWholeTree(db.storage, shard), 0);
@@ -89,7 +89,7 @@ for (const backend of BACKENDS) {
       // Regression: A's batch commits while B arrives (B's pool timer starts); the flush loop
       // then commits B before B's timer fires; the timer found an empty pool and left the
       // sequencer believing a flush was running, so C was never sequenced.
-      const seq = new ShardSequencer(db.storage, shard, loadSigner(keyFile), { poolSize: 1000, poolPeriodMs: 150, sthIntervalMs: 60_000, clock });
+      const seq = new ShardSequencer(db.storage, shard, loadSigner(keyFile), { witness: testWitness(db.dataDir, shard), poolSize: 1000, poolPeriodMs: 150, sthIntervalMs: 60_000, clock });
       await seq.start();
       const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
       const within = <T,>(p: Promise<T>, what: string) =>
@@ -112,7 +112,7 @@ for (const backend of BACKENDS) {
       // Regression: the batch's new entries evicted the oldest remembered identities before
       // the answers were built, so a duplicate found only in that memory had no answer (a
       // TypeError), and the whole batch got 503 although its entries were committed.
-      const seq = new ShardSequencer(db.storage, shard, loadSigner(keyFile), { poolSize: 100, poolPeriodMs: 5, sthIntervalMs: 60_000, clock, recentMax: 8 });
+      const seq = new ShardSequencer(db.storage, shard, loadSigner(keyFile), { witness: testWitness(db.dataDir, shard), poolSize: 100, poolPeriodMs: 5, sthIntervalMs: 60_000, clock, recentMax: 8 });
       await seq.start();
       const old = Array.from({ length: 8 }, (_, i) => syntheticSubmission(80_000 + i));
       const first: Sequenced[] = [];
@@ -160,13 +160,13 @@ for (const backend of BACKENDS) {
     });
 
     for (const c of [
-      { name: 'a root its tiles do not give', treeSize: 0, want: /stored tiles give root/ },
+      { name: 'a root its tiles do not give', treeSize: 0, want: /fork guard: .* same size .* but another root/ },
       { name: 'a size its tiles do not cover', treeSize: 1, want: /missing right-edge tile/ },
     ]) {
       test(`an idle sequencer whose head moves to ${c.name} stops (fatal), not only at the next batch`, async () => {
         const idle = await createShard(db.storage, `idle-${c.treeSize}`, loadSigner(keyFile), clock());
         let fatal: Error | undefined;
-        const seq = new ShardSequencer(db.storage, idle, loadSigner(keyFile), { poolSize: 10, poolPeriodMs: 5, sthIntervalMs: 100, clock, onFatal: (e) => (fatal = e) });
+        const seq = new ShardSequencer(db.storage, idle, loadSigner(keyFile), { witness: testWitness(db.dataDir, idle), poolSize: 10, poolPeriodMs: 5, sthIntervalMs: 100, clock, onFatal: (e) => (fatal = e) });
         await seq.start();
         // A head written elsewhere that the stored tiles cannot rebuild (a fork, or lost tiles).
         await db.storage.knex('shards').where({ id: idle.id }).update({ tree_size: c.treeSize, root_hash: Buffer.alloc(32, 7), sth_timestamp: clock() + 1 });
@@ -182,7 +182,7 @@ for (const backend of BACKENDS) {
       const signer = loadSigner(writeKey(db.dataDir, 'ro'));
       const ro = await createShard(db.storage, 'ro', signer, clock());
       let fatal: Error | undefined;
-      const seq = new ShardSequencer(db.storage, ro, signer, { poolSize: 10, poolPeriodMs: 5, sthIntervalMs: 60_000, clock, onFatal: (e) => (fatal = e) });
+      const seq = new ShardSequencer(db.storage, ro, signer, { witness: testWitness(db.dataDir, ro), poolSize: 10, poolPeriodMs: 5, sthIntervalMs: 60_000, clock, onFatal: (e) => (fatal = e) });
       await seq.start();
       const a = syntheticSubmission(80_000);
       await seq.add([a.sub], a.issuers);

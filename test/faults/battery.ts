@@ -191,7 +191,7 @@ export class FaultBattery {
     // Two restarts: the load goes on for a gap after the second, so that the new job ids
     // (counting from 1 again) reach those of the jobs lost in it while their clients retry.
     const extraS = name === 'two Redis restarts' ? 2 * o.redisGapS : 0;
-    const poolSize = Math.ceil(o.rate * (o.loadS + extraS + (name === 'rollback' ? o.loadS : 0)) * 1.1) + 50;
+    const poolSize = Math.ceil(o.rate * (o.loadS + extraS + (name === 'rollback' ? o.loadS / 2 + 8 : 0)) * 1.1) + 50;
     const t0 = performance.now();
     const chains = generateChains(poolSize);
     log(`generated ${poolSize} chains in ${((performance.now() - t0) / 1000).toFixed(1)} s; starting a fresh deployment`);
@@ -306,10 +306,12 @@ export class FaultBattery {
             notes.push(`after the newer data was restored the sequencer did not start: ${(err as Error).message.slice(0, 400)}`);
           }
           load.start();
+          await sleep(4000);
           break;
         }
       }
-      await at(o.loadS + extraS + (name === 'rollback' ? Math.max(4, o.loadS / 2) + 4 : 0));
+      await at(o.loadS + extraS);
+      const wallS = (Date.now() - start) / 1000;
       log(`load stops: ${load.issued} submitted, ${load.inFlight} in flight; draining`);
       await load.finish(o.drainMs);
       // Give a restart in progress the time to finish before judging "came back".
@@ -337,6 +339,7 @@ export class FaultBattery {
       const no503ra = [...load.answers].filter(([k]) => /without Retry-After/.test(k)).reduce((a, [, v]) => a + v, 0);
       if (no503ra) notes.push(`${no503ra} 503/429 answers without Retry-After`);
       if (check.wentBackwards) notes.push(`the read server showed a smaller tree after a larger one ${check.wentBackwards} time(s)`);
+      notes.push(`offered ${o.rate}/s; ${Math.round(load.issued / wallS)}/s started on average over ${wallS.toFixed(0)} s${name === 'rollback' ? ' (pauses included)' : ''}`);
       if (load.heldBackMs) notes.push(`new submissions held back for ${(load.heldBackMs / 1000).toFixed(1)} s at ${o.maxInFlight} in flight`);
       if (check.unanswered) notes.push(`${check.unanswered} submissions never got an SCT within ${o.drainMs / 1000} s of retries after the load`);
       const result: CaseResult = { name, ...check, answers: load.answers, recoverS, cameBack, restarts, rollback, forkGuardError, notes };

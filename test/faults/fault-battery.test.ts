@@ -20,9 +20,9 @@ describe('fault battery under load (issue 7)', { concurrency: false }, () => {
   before(async () => {
     battery = await FaultBattery.start({
       rate: 300,
-      loadS: 12,
-      faultAtS: 4,
-      redisGapS: 10,
+      loadS: 10,
+      faultAtS: 3,
+      redisGapS: 8,
       mariadbDownS: 4,
       restartDelayMs: 1000,
       timeoutMs: 15_000,

@@ -156,11 +156,15 @@ export class Load {
     this.running = true;
     this.resumedAt = Date.now();
     this.issuedAtResume = this.next;
+    let lastTick = Date.now();
     const tick = () => {
+      const now = Date.now();
+      const since = now - lastTick;
+      lastTick = now;
       if (this.pending.size >= this.o.maxInFlight) {
-        this.heldBackMs += Date.now() - this.resumedAt;
+        this.heldBackMs += since;
         this.issuedAtResume = this.next;
-        this.resumedAt = Date.now();
+        this.resumedAt = now;
         return;
       }
       const due = this.issuedAtResume + Math.floor(((Date.now() - this.resumedAt) * this.o.rate) / 1000);

@@ -7,6 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../e2e/processes.js';
+import { track } from './reaper.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -83,6 +84,7 @@ export class PrivateMariaDb {
       ],
       { stdio: ['ignore', out, out] },
     );
+    track(this.proc);
     closeSync(out);
     await waitUntil('private mariadbd', () => this.pingOk(), 60_000, () => this.log());
   }
@@ -144,6 +146,7 @@ export class PrivateRedis {
 
   async start(): Promise<void> {
     this.proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    track(this.proc);
     const keep = (d: Buffer) => (this.output = (this.output + d.toString()).slice(-3000));
     this.proc.stdout!.on('data', keep);
     this.proc.stderr!.on('data', keep);

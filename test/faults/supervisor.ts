@@ -4,6 +4,7 @@
 // restart loop would hide the one error an operator must act on); it is recorded as halted.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { CTLOG } from '../e2e/processes.js';
+import { track } from './reaper.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const OUTPUT_KEEP = 20_000;
@@ -56,7 +57,10 @@ export class Supervised {
     if (this.up) return Promise.resolve();
     if (this.halted) return Promise.reject(new Error(`${this.name} halted: ${this.halted.tail.slice(-1000)}`));
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`${this.name} not listening within ${timeoutMs} ms; last output:\n${this.output.slice(-3000)}`)), timeoutMs);
+      const t = setTimeout(() => {
+        const exits = this.exits.slice(-3).map((e) => `exited with ${e.code}: ${e.tail.slice(-1500)}`);
+        reject(new Error(`${this.name} not listening within ${timeoutMs} ms (${this.exits.length} exits); ${exits.join('\n')}\nlast output:\n${this.output.slice(-3000)}`));
+      }, timeoutMs);
       this.readyWaiters.push({
         ok: () => {
           clearTimeout(t);
@@ -74,6 +78,7 @@ export class Supervised {
     this.output = '';
     const proc = spawn(process.execPath, [CTLOG, ...this.args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CTLOG_LOG_LEVEL: 'warn', ...this.opts.env } });
     this.proc = proc;
+    track(proc);
     const onData = (d: Buffer) => {
       this.output = (this.output + d.toString()).slice(-OUTPUT_KEEP);
       if (!this.up && /ctlog \S+ listening on http:\/\//.test(this.output)) {

@@ -7,7 +7,7 @@
 // process back without a hand (the rollback: stopped by the fork guard until the data is
 // restored). Times to recover are measured on a shared 2-core box and are noisy.
 import { cpus, loadavg } from 'node:os';
-import { CASES, FaultBattery, formatTable, type CaseName } from '../test/faults/battery.js';
+import { CASES, FaultBattery, formatTable, type CaseName } from '../test/faults/fault-battery.js';
 import { printTable, type Row } from './table.js';
 
 const RATE = Number(process.argv[2] ?? 500);

@@ -8,7 +8,9 @@ import { EMPTY_ROOT, leafHash, nodeHash, verifyConsistency, verifyInclusion } fr
 import { verifySct } from '../../src/signing/index.js';
 import { decodeCtExtensions, encodeMerkleTreeLeaf, sctFromJson } from '../../src/tls/index.js';
 import { b64, equal, fromB64 } from '../../src/util/bytes.js';
-import { httpRequest, sthVerifies, type Outcome, type SeenSth } from './load.js';
+import { httpRequest } from './http-request.js';
+import type { Outcome } from './load.js';
+import { sthVerifies, type SeenSth } from './monitor.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

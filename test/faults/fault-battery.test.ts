@@ -8,7 +8,7 @@
 // CTLOG_FAULTS_CASES="kill -9 ctfe,rollback" runs only the cases named (while debugging).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { CASES, FaultBattery, formatTable, type CaseName, type CaseResult } from './battery.js';
+import { CASES, FaultBattery, formatTable, type CaseName, type CaseResult } from './fault-battery.js';
 
 const only = process.env.CTLOG_FAULTS_CASES?.split(',').map((s) => s.trim());
 const cases = only ? CASES.filter((c) => only.includes(c)) : CASES;

@@ -1,29 +1,12 @@
-// A MariaDB and a Redis of the fault battery's own, on free ports in a temp directory, so it
-// can stop, kill and restart them without touching the shared servers on 3306 and 6379 that
-// other tests use. Both are real servers started the way an operator would, never mocks.
-// Redis runs as production does here: `--save "" --appendonly no`, so a restart loses the
-// queue (the case issue 7 is about).
+// A MariaDB of the fault battery's own, on a free port in a temp directory, so it can stop
+// and restart it, dump it and restore it, without touching the shared server on 3306 that
+// other tests use. A real server started the way an operator would, never a mock.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../e2e/processes.js';
 import { track } from './reaper.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Resolves with the exit code or signal once `p` has exited (at once if it already has). */
-function exitOf(p: ChildProcess): Promise<void> {
-  if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
-  return new Promise((r) => p.once('exit', () => r()));
-}
-
-async function waitUntil(what: string, ok: () => boolean, timeoutMs: number, log: () => string): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!ok()) {
-    if (Date.now() > until) throw new Error(`${what} did not come up within ${timeoutMs} ms:\n${log()}`);
-    await sleep(100);
-  }
-}
+import { exitOf, waitUntil } from './wait.js';
 
 /** A private mariadbd: root with an empty password over TCP on 127.0.0.1:port. */
 export class PrivateMariaDb {
@@ -123,42 +106,3 @@ export class PrivateMariaDb {
   }
 }
 
-/** A private redis-server that keeps nothing on disk: a restart loses every key. */
-export class PrivateRedis {
-  private proc: ChildProcess | undefined;
-  private output = '';
-
-  private constructor(readonly port: number) {}
-
-  static async create(): Promise<PrivateRedis> {
-    const r = new PrivateRedis(await freePort());
-    await r.start();
-    return r;
-  }
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  private pingOk(): boolean {
-    return spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(this.port), 'ping'], { encoding: 'utf8' }).stdout?.trim() === 'PONG';
-  }
-
-  async start(): Promise<void> {
-    this.proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    track(this.proc);
-    const keep = (d: Buffer) => (this.output = (this.output + d.toString()).slice(-3000));
-    this.proc.stdout!.on('data', keep);
-    this.proc.stderr!.on('data', keep);
-    await waitUntil('private redis-server', () => this.pingOk(), 30_000, () => this.output);
-  }
-
-  /** A crash (SIGKILL): with no persistence, every queued job and counter is gone. */
-  async kill(): Promise<void> {
-    const p = this.proc;
-    if (!p) return;
-    p.kill('SIGKILL');
-    await exitOf(p);
-    this.proc = undefined;
-  }
-}

@@ -11,9 +11,12 @@ import { join } from 'node:path';
 import { fromB64 } from '../../src/util/bytes.js';
 import { ProcessGroup, freePort } from '../e2e/processes.js';
 import { checkCase, type CaseCheck } from './check-case.js';
-import { DEMO_ROOT, Load, Monitor, generateChains } from './load.js';
-import { PrivateMariaDb, PrivateRedis } from './private-servers.js';
-import { Supervised } from './supervisor.js';
+import { DEMO_ROOT, generateChains } from './generate-chains.js';
+import { Load } from './load.js';
+import { Monitor } from './monitor.js';
+import { PrivateMariaDb } from './private-mariadb.js';
+import { PrivateRedis } from './private-redis.js';
+import { Supervised } from './supervised.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -282,7 +285,13 @@ export class FaultBattery {
           while (Date.now() < phase2 && !d.sequencer.halted) await sleep(100);
           await started;
           if (d.sequencer.halted) {
-            forkGuardError = /[^\n]*fork[ -]guard[^\n]*/i.exec(d.sequencer.halted.tail)?.[0] ?? d.sequencer.halted.tail.slice(-500);
+            const line = /[^\n]*fork[ -]guard[^\n]*/i.exec(d.sequencer.halted.tail)?.[0] ?? d.sequencer.halted.tail.slice(-500);
+            forkGuardError = line;
+            try {
+              forkGuardError = String((JSON.parse(line) as { err?: unknown }).err ?? line); // a JSON log line
+            } catch {
+              // a plain line
+            }
             rollback = 'stopped as required';
             log(`the sequencer stopped: ${forkGuardError}`);
             // The error must name both heads: the published one (>= sizeBefore) and the database's.
@@ -340,7 +349,7 @@ export class FaultBattery {
       if (no503ra) notes.push(`${no503ra} 503/429 answers without Retry-After`);
       if (check.wentBackwards) notes.push(`the read server showed a smaller tree after a larger one ${check.wentBackwards} time(s)`);
       notes.push(`offered ${o.rate}/s; ${Math.round(load.issued / wallS)}/s started on average over ${wallS.toFixed(0)} s${name === 'rollback' ? ' (pauses included)' : ''}`);
-      if (load.heldBackMs) notes.push(`new submissions held back for ${(load.heldBackMs / 1000).toFixed(1)} s at ${o.maxInFlight} in flight`);
+      if (load.heldBackMs >= 100) notes.push(`new submissions held back for ${(load.heldBackMs / 1000).toFixed(1)} s at ${o.maxInFlight} in flight`);
       if (check.unanswered) notes.push(`${check.unanswered} submissions never got an SCT within ${o.drainMs / 1000} s of retries after the load`);
       const result: CaseResult = { name, ...check, answers: load.answers, recoverS, cameBack, restarts, rollback, forkGuardError, notes };
       log(`done: ${check.scts} SCTs, ${check.included} included, ${check.lost} lost, ${check.wrong} wrong, ${check.sthConflicts} STH conflicts`);
@@ -400,7 +409,7 @@ export function formatTable(results: CaseResult[]): string[] {
       .map(([p, n]) => `${p} ×${n}`)
       .join(', ');
     if (restarts) out.push(`  ${r.name}: restarted by the supervisor: ${restarts}`);
-    if (r.rollback) out.push(`  ${r.name}: ${r.rollback}${r.forkGuardError ? `: ${r.forkGuardError.slice(0, 300)}` : ''}`);
+    if (r.rollback) out.push(`  ${r.name}: ${r.rollback}${r.forkGuardError ? `: ${r.forkGuardError.slice(0, 600)}` : ''}`);
     for (const n of r.notes) out.push(`  ${r.name}: ${n}`);
     for (const p of r.problems) out.push(`  ${r.name}: ${p}`);
   }

@@ -1,10 +1,11 @@
-// The fault battery of issue 7, one engine for the bounded test (test/faults/
-// fault-battery.test.ts) and the longer benchmark (`npm run bench -- faults`). It starts its
-// own MariaDB and Redis (private-servers.ts), and per case a fresh database, Redis prefix and
-// --data directory with `ctlog migrate`, `ctlog keygen`, `ctlog shard create`, then the
-// sequencer, ctfe and read processes under a supervisor that restarts what exits
-// (supervisor.ts). Under a fixed-rate load of CA-like clients (load.ts) it injects one fault,
-// lets the load finish, and checks every SCT and every tree head seen (check-case.ts).
+// The fault battery of issue 7, one engine for the bounded test (fault-battery.test.ts) and
+// the longer benchmark (`npm run bench -- faults`). It starts its own MariaDB and Redis
+// (private-mariadb.ts, private-redis.ts), and per case a fresh database, Redis prefix and
+// --data directory with `ctlog keygen`, `ctlog migrate`, `ctlog shard create`, then the
+// sequencer, ctfe and read processes, each under a supervisor that restarts it when it exits
+// (supervised.ts). Under a fixed-rate load of CA-like clients (load.ts) and a monitor of tree
+// heads (monitor.ts) it injects one fault, lets the load finish, and checks every SCT and
+// every tree head seen (check-case.ts).
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -3,7 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Resolves with the exit code or signal once `p` has exited (at once if it already has). */
+/** Resolves once `p` has exited (at once if it already has). */
 export function exitOf(p: ChildProcess): Promise<void> {
   if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
   return new Promise((r) => p.once('exit', () => r()));

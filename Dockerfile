@@ -1,16 +1,28 @@
 # syntax=docker/dockerfile:1
-# ctlog image: one image, every role (`ctlog ctfe|read|sequencer|serve|migrate|...`).
+# ctlog image: one image, every role (`ctlog ctfe|read|sequencer|serve|migrate|shard ...`).
 # Build: docker build -t ghcr.io/example/ctlog:<tag> .
-# tsx runs the TypeScript sources, so there is no compile step; the build stage exists only
-# because better-sqlite3 may compile its native addon from source (python3, make, g++).
+# The build stage installs exactly the lock file (npm ci), compiles the TypeScript to dist/
+# (npm run build) and drops the development packages (tsx, typescript); the image runs the
+# compiled JavaScript only. python3, make and g++: better-sqlite3 may build its native addon.
+#
+# Configuration: the image ships no shards.yaml (a default one would start a demo log that
+# trusts the public demo root). Mount yours at /etc/ctlog/shards.yaml (k8s/base mounts the
+# ctlog-config ConfigMap there); without it every command stops with
+#   ctlog: bad configuration: /etc/ctlog/shards.yaml: no such file; ... mount your shards.yaml there ...
+# and exit code 2. Keys live under /var/lib/ctlog/keys (CTLOG_DATA).
 
-FROM node:20-bookworm-slim AS deps
+FROM node:20-bookworm-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund \
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY migrations ./migrations
+RUN npm run build \
+ && npm prune --omit=dev --no-audit --no-fund \
  && npm cache clean --force
 
 FROM node:20-bookworm-slim
@@ -20,11 +32,10 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates tini \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-COPY --from=deps /app/node_modules ./node_modules
-COPY package.json package-lock.json tsconfig.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
 COPY bin ./bin
-COPY src ./src
-COPY migrations ./migrations
 # Numeric user (the image's `node` user) so Kubernetes can verify runAsNonRoot.
 RUN mkdir -p /var/lib/ctlog /etc/ctlog && chown 1000:1000 /var/lib/ctlog
 USER 1000:1000

@@ -6,12 +6,7 @@ import { join } from 'node:path';
 
 const root = join(import.meta.dirname, '..');
 if (!existsSync(join(root, 'node_modules', '.package-lock.json'))) {
-  process.stderr.write('ctlog: installing dependencies...\n');
-  // npm ci first; a registry mirror missing optional platform packages named in the lock
-  // file makes it refuse, and npm install then installs the same locked versions.
-  try {
-    execSync('npm ci --no-audit --no-fund', { cwd: root, stdio: 'inherit' });
-  } catch {
-    execSync('npm install --no-audit --no-fund', { cwd: root, stdio: 'inherit' });
-  }
+  process.stderr.write('ctlog: installing dependencies (npm ci)...\n');
+  // Exactly the lock file: npm install would rewrite package-lock.json and dirty the checkout.
+  execSync('npm ci --no-audit --no-fund', { cwd: root, stdio: 'inherit' });
 }

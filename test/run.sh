@@ -3,7 +3,7 @@
 # under node's built-in runner (its closing summary is what CI reads).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -d node_modules ] || npm ci --no-audit --no-fund || npm install --no-audit --no-fund
+[ -d node_modules ] || npm ci --no-audit --no-fund
 bash test/ensure-services.sh
 npx tsc --noEmit -p tsconfig.json
 node --import tsx scripts/check-imports.ts

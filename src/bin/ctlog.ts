@@ -1,201 +1,69 @@
-// ctlog <command>: the one CLI of the project (DESIGN.md "Processes").
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { loadIssuer, makeChain, makeIntermediate } from '../cli/cert-factory.js';
-import { loadConfig, ConfigError } from '../config/config.js';
-import { loadSigner } from '../config/key-file.js';
-import { buildLogList } from '../cli/log-list.js';
-import { formatShardStatus } from '../cli/shard-status.js';
-import { shardWitness } from '../cli/shard-witness.js';
-import { createLogger } from '../log/logger.js';
-import { logIdFromSpki } from '../signing/index.js';
-import { ensureMysqlDatabase, migrate, openDatabase } from '../storage/database.js';
-import { LogStorage } from '../storage/log-storage.js';
-import { createShard } from '../storage/shard-init.js';
-import { b64, hex } from '../util/bytes.js';
-import { writeKeyFile } from './keys.js';
-import { parseCommon, type CommonOptions } from './options.js';
-import { startLog, type Role } from './start-log.js';
+// ctlog <command>: the one CLI of the project (docs/DESIGN.md "Processes"), on commander.
+//
+// Adding a command (the whole pattern):
+//   1. Write src/bin/commands/<name>.ts exporting `register<Name>(program: Command): void`,
+//      which calls program.command('<name>'), a .helpGroup('Serving:' | 'Operating:'), a
+//      .description(), its own options, and the shared flags it reads from ../options.ts
+//      (addConfigOptions, addDatabaseOption, addRedisOptions, addListenOption: each flag there
+//      has its CTLOG_* variable and a parser that rejects malformed values).
+//   2. Add one line to COMMANDS in src/bin/commands/index.ts. A `ctlog shard <sub>` command is
+//      src/bin/commands/shard-<sub>.ts exporting register<...>(shard: Command), listed in
+//      SHARD_COMMANDS in src/bin/commands/shard.ts.
+//   3. In .action(): import what it needs with `await import(...)` (so `--help` and the other
+//      commands start fast), throw UsageError (options.ts) for a mistake in how it was called,
+//      and let other errors propagate: this file prints each once, with its fix (errors.ts),
+//      and exits 0, 1 or 2 (EXIT in errors.ts). A serving command resolves when it has stopped.
+// commander handles --help for every command before any action runs, so --help never acts.
+import { Command, CommanderError } from 'commander';
+import { COMMANDS } from './commands/index.js';
+import { EXIT, EXIT_CODES_HELP, explain } from './errors.js';
 
-const USAGE = `usage: ctlog <command> [flags]
+const ENV_HELP = `Environment (a flag wins over its variable):
+  CTLOG_CONFIG         --config       shards.yaml                     (default ./shards.yaml)
+  CTLOG_DATA           --data         keys and the embedded database  (default ./data)
+  CTLOG_LISTEN         --listen       HOST:PORT of a serving process  (serve, ctfe 127.0.0.1:6962;
+                                                                       read :6963; sequencer :6964)
+  CTLOG_DATABASE_URL   --database     mysql://user:password@host:3306/db (default: embedded SQLite)
+  CTLOG_REDIS_URL      --redis        redis://host:6379               (default: in-process queue)
+  CTLOG_REDIS_PREFIX   --redis-prefix start of every Redis key         (default ctlog)
+  CTLOG_LOG_LEVEL      -              debug, info, warn or error      (default info)`;
 
-Serving:
-  serve       CTFE + sequencer + read server in one process (embedded SQLite and in-process
-              queue unless --database/--redis are given); creates keys and shards on first run
-  ctfe        add-chain / add-pre-chain front end (needs --database and --redis)
-  sequencer   the single writer: sequences, commits and signs (needs --database and --redis)
-  read        RFC 6962 and static-ct-api reads (needs --database and --redis)
-
-Operating:
-  migrate             create or update the database schema
-  shard status        one line per shard: state, tree size, STH age
-  shard create NAME   create a shard in the database (once; needs its key)
-  shard witness NAME [--adopt-database-head]
-                      show the fork guard's record of the published head against the
-                      database's; --adopt-database-head replaces the record (sequencer stopped;
-                      see docs/OPERATIONS.md "Fork guard" first)
-  keygen --out FILE   write a new P-256 log key (PEM, mode 0600) and print its log id
-  loglist [--tiled]   print the shards as a v3 log list (for monitors such as certspotter)
-  demo-chain [--precert] [--psc] [--not-after 2027-03-01T00:00:00Z]
-                      print an add-chain body issued under the demo root (demo/, NOT TRUSTED)
-
-Flags (environment):
-  --config FILE      shards.yaml (CTLOG_CONFIG; default ./shards.yaml)
-  --data DIR         embedded database and generated keys (CTLOG_DATA; default ./data)
-  --listen HOST:PORT (CTLOG_LISTEN; default 127.0.0.1:6962)
-  --database URL     mysql://user:pass@host:3306/db (CTLOG_DATABASE_URL; default embedded SQLite)
-  --redis URL        redis://host:6379 (CTLOG_REDIS_URL; default in-process queue)
-  --create-shards    let serve/sequencer create shards missing from the database
-`;
-
-async function withStorage<T>(o: CommonOptions, f: (s: LogStorage) => Promise<T>): Promise<T> {
-  const knex = openDatabase({ url: o.database, dataDir: o.data });
-  try {
-    return await f(new LogStorage(knex));
-  } finally {
-    await knex.destroy();
-  }
-}
-
-async function serveCommand(roles: Role[], o: CommonOptions): Promise<void> {
-  // A fatal sequencer error stops the process with exit code 1: a restart recovers from the
-  // database alone (and a supervisor or Kubernetes restarts it at once).
-  let onFatal = (): void => {};
-  const running = await startLog({
-    onFatal: () => onFatal(),
-    roles,
-    configFile: o.config,
-    dataDir: o.data,
-    listen: o.listen,
-    databaseUrl: o.database,
-    redisUrl: o.redis,
-    redisPrefix: o.redisPrefix,
-    createShards: o.createShards,
-    migrate: roles.length === 3,
-  });
-  const lines = running.shards.map((s) => `  ${s.config.name.padEnd(10)} ${running.url}${s.config.prefix}/   log id ${b64(s.logId)}`);
-  process.stdout.write(`ctlog ${roles.length === 3 ? 'serve' : roles[0]} listening on ${running.url}\n${lines.join('\n')}\n`);
-  let stopping = false;
-  const stop = async (sig: string) => {
-    if (stopping) return;
-    stopping = true;
-    process.stderr.write(`${sig}: shutting down\n`);
-    await running.close();
-    process.exit(process.exitCode ?? 0);
+export function buildProgram(): Command {
+  const program = new Command('ctlog')
+    .description('A Certificate Transparency log (RFC 6962 and static-ct-api) on MariaDB and Redis, or on an embedded SQLite file.')
+    .usage('<command> [flags]   (ctlog <command> --help for its flags)')
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ outputError: (s, write) => write(`ctlog: ${s.replace(/^error: /, '')}`) })
+    .addHelpText('after', `\n${ENV_HELP}\n\n${EXIT_CODES_HELP}\n`);
+  for (const register of COMMANDS) register(program);
+  // Subcommands inherit exitOverride and the output settings when created; --help texts of
+  // each subcommand also list the exit codes.
+  const addExitCodes = (c: Command): void => {
+    c.addHelpText('after', `\n${EXIT_CODES_HELP}\n`);
+    c.commands.forEach(addExitCodes);
   };
-  onFatal = () => void stop('fatal sequencer error');
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+  program.commands.forEach(addExitCodes);
+  return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const [cmd, ...rest] = argv;
-  if (!cmd) {
-    process.stderr.write(USAGE);
-    return 2;
-  }
-  if (cmd === 'help' || cmd === '--help' || cmd === '-h') {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  const o = parseCommon(rest);
-  switch (cmd) {
-    case 'serve':
-      await serveCommand(['ctfe', 'sequencer', 'read'], o);
-      return -1;
-    case 'ctfe':
-    case 'read':
-    case 'sequencer':
-      await serveCommand([cmd], o);
-      return -1;
-    case 'migrate': {
-      if (o.database) await ensureMysqlDatabase(o.database);
-      const ran = await withStorage(o, (s) => migrate(s.knex));
-      process.stdout.write(ran.length ? `applied ${ran.length} migration(s): ${ran.join(', ')}\n` : 'schema is up to date\n');
-      return 0;
-    }
-    case 'keygen': {
-      const out = o.flags.out as string | undefined;
-      if (!out) throw new UsageError('keygen needs --out FILE');
-      const spki = writeKeyFile(out);
-      process.stdout.write(`wrote ${out}\nlog id ${b64(logIdFromSpki(spki))} (hex ${hex(logIdFromSpki(spki))})\npublic key ${b64(spki)}\n`);
-      return 0;
-    }
-    case 'loglist': {
-      const config = loadConfig(o.config, o.data);
-      const records = await withStorage(o, async (s) => {
-        if (!(await s.knex.schema.hasTable('shards'))) throw new Error('the database has no shards yet: run `ctlog serve` (embedded) or `ctlog migrate` and `ctlog shard create`');
-        return s.listShards();
-      });
-      process.stdout.write(JSON.stringify(buildLogList(config, records, Date.now(), { tiled: Boolean(o.flags.tiled) }), null, 2) + '\n');
-      return 0;
-    }
-    case 'shard': {
-      const [sub, name] = o.positionals;
-      const config = loadConfig(o.config, o.data);
-      if (sub === 'status') {
-        const records = await withStorage(o, async (s) => ((await s.knex.schema.hasTable('shards')) ? s.listShards() : []));
-        process.stdout.write(formatShardStatus(config, records, Date.now()) + '\n');
-        return 0;
-      }
-      if (sub === 'create') {
-        const cfg = config.shards.find((s) => s.name === name);
-        if (!cfg) throw new UsageError(`shard create: no shard named ${name ?? '(missing)'} in ${config.file}`);
-        if (!existsSync(cfg.keyFile)) throw new UsageError(`shard create ${name}: key file ${cfg.keyFile} does not exist; make one with \`ctlog keygen --out ${cfg.keyFile}\``);
-        const signer = loadSigner(cfg.keyFile);
-        const rec = await withStorage(o, async (s) => {
-          await migrate(s.knex);
-          return createShard(s, cfg.name, signer, Date.now());
-        });
-        process.stdout.write(`created shard ${rec.name} (id ${rec.id}), log id ${b64(rec.logId)}\n`);
-        return 0;
-      }
-      if (sub === 'witness') {
-        const cfg = config.shards.find((s) => s.name === name);
-        if (!cfg) throw new UsageError(`shard witness: no shard named ${name ?? '(missing)'} in ${config.file}`);
-        const r = await withStorage(o, (s) => shardWitness(s, cfg, { adopt: Boolean(o.flags['adopt-database-head']) }));
-        process.stdout.write(r.text + '\n');
-        return r.ok ? 0 : 1;
-      }
-      throw new UsageError('shard needs a subcommand: status | create NAME | witness NAME');
-    }
-    case 'demo-chain': {
-      const root = loadIssuer(readFileSync(join(DEMO_DIR, 'demo-root.pem'), 'utf8'), readFileSync(join(DEMO_DIR, 'demo-root-key.pem'), 'utf8'));
-      const now = Date.now();
-      const notAfter = o.flags['not-after'] ? Date.parse(String(o.flags['not-after'])) : now + 90 * 86400_000;
-      if (!Number.isFinite(notAfter)) throw new UsageError('--not-after takes an RFC 3339 time, e.g. 2027-03-01T00:00:00Z');
-      const chain = makeChain(makeIntermediate(root, now), {
-        kind: o.flags.precert || o.flags.psc ? 'precert' : 'x509',
-        psc: Boolean(o.flags.psc),
-        notBefore: now - 3600_000,
-        notAfter,
-      });
-      process.stdout.write(JSON.stringify({ chain: chain.map(b64) }) + '\n');
-      return 0;
-    }
-    default:
-      throw new UsageError(`unknown command "${cmd}"`);
+  const program = buildProgram();
+  let ran: Command | undefined;
+  program.hook('preAction', (_program, actionCommand) => {
+    ran = actionCommand;
+  });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
+  } catch (err) {
+    // commander has printed its own message (or the help) already.
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    const opts = (ran?.opts() ?? {}) as { database?: string; redis?: string };
+    const { message, exit } = explain(err, { database: opts.database, redis: opts.redis });
+    process.stderr.write(`ctlog: ${message}\n`);
+    return exit;
   }
 }
 
-class UsageError extends Error {}
-
-const DEMO_DIR = resolve(import.meta.dirname, '../../demo');
-
-try {
-  const code = await main(process.argv.slice(2));
-  if (code >= 0) process.exit(code);
-} catch (err) {
-  const e = err as Error;
-  if (err instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-    process.stderr.write(`ctlog: ${e.message}\n\n${USAGE}`);
-    process.exit(2);
-  }
-  if (err instanceof ConfigError) {
-    process.stderr.write(`ctlog: bad configuration: ${e.message}\n`);
-    process.exit(2);
-  }
-  createLogger().error('ctlog failed', { err: e.message });
-  process.stderr.write(`ctlog: ${e.message}\n`);
-  process.exit(1);
-}
+process.exit(await main(process.argv.slice(2)));

@@ -1,9 +1,10 @@
-// Flags shared by every command, each with an environment fallback (containers set env):
-// --config (CTLOG_CONFIG, ./shards.yaml), --data (CTLOG_DATA, ./data), --listen (CTLOG_LISTEN,
-// 127.0.0.1:6962), --database (CTLOG_DATABASE_URL; none = embedded SQLite), --redis
-// (CTLOG_REDIS_URL; none = in-process queue).
+// The flags the commands share. Each has an environment variable (containers set env, people
+// type flags; a flag wins over its variable), a default, and a parser that rejects a malformed
+// value at once, naming the flag or variable, instead of failing later with "Invalid URL".
+// A command adds only the groups it uses, so `--help` shows exactly what it reads.
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { parseListen } from '../http/respond.js';
 
 export interface CommonOptions {
   config: string;
@@ -13,40 +14,94 @@ export interface CommonOptions {
   redis: string | undefined;
   redisPrefix: string;
   createShards: boolean;
-  positionals: string[];
-  flags: Record<string, string | boolean | undefined>;
 }
 
-export const COMMON_FLAGS = {
-  config: { type: 'string' },
-  data: { type: 'string' },
-  listen: { type: 'string' },
-  database: { type: 'string' },
-  redis: { type: 'string' },
-  'redis-prefix': { type: 'string' },
-  'create-shards': { type: 'boolean' },
-  out: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-  json: { type: 'boolean' },
-  force: { type: 'boolean' },
-  tiled: { type: 'boolean' },
-  precert: { type: 'boolean' },
-  psc: { type: 'boolean' },
-  'not-after': { type: 'string' },
-  'adopt-database-head': { type: 'boolean' },
-} as const;
+/** A mistake in how the command was called: exit code 2 (see EXIT_CODES). */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
 
-export function parseCommon(argv: string[], env: NodeJS.ProcessEnv = process.env): CommonOptions {
-  const { values, positionals } = parseArgs({ args: argv, options: COMMON_FLAGS, allowPositionals: true, strict: true });
+export function databaseUrl(v: string): string {
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new InvalidArgumentError('expected a URL like mysql://user:password@host:3306/ctlog');
+  }
+  if (u.protocol !== 'mysql:' && u.protocol !== 'mariadb:') throw new InvalidArgumentError(`expected mysql:// or mariadb:// (got ${u.protocol}//); leave it unset for the embedded SQLite file`);
+  if (!u.pathname.replace(/^\//, '')) throw new InvalidArgumentError('the URL names no database; add one, e.g. mysql://user:password@host:3306/ctlog');
+  return v;
+}
+
+function redisUrl(v: string): string {
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new InvalidArgumentError('expected a URL like redis://host:6379');
+  }
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new InvalidArgumentError(`expected redis:// or rediss:// (got ${u.protocol}//)`);
+  return v;
+}
+
+function listenAddress(v: string): string {
+  try {
+    parseListen(v);
+  } catch {
+    throw new InvalidArgumentError('expected HOST:PORT, e.g. 127.0.0.1:6962 or 0.0.0.0:6962');
+  }
+  return v;
+}
+
+function redisPrefix(v: string): string {
+  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(v)) throw new InvalidArgumentError('expected 1-64 characters of letters, digits and _ . : -');
+  return v;
+}
+
+/** --config and --data: every command that reads shards.yaml. */
+export function addConfigOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--config <file>', 'shards.yaml: the shards and log settings').env('CTLOG_CONFIG').default('shards.yaml'))
+    .addOption(new Option('--data <dir>', 'the embedded SQLite file and the shard keys (relative key paths in shards.yaml are under it)').env('CTLOG_DATA').default('data'));
+}
+
+/** --database: every command that reads or writes the database. */
+export function addDatabaseOption(cmd: Command): Command {
+  return cmd.addOption(
+    new Option('--database <url>', 'MariaDB, mysql://user:password@host:3306/db (default: the embedded SQLite file under --data)').env('CTLOG_DATABASE_URL').argParser(databaseUrl),
+  );
+}
+
+/** --redis and --redis-prefix: the processes that share the submission queue. */
+export function addRedisOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--redis <url>', 'Redis for the submission queue and rate limits, redis://host:6379 (default: an in-process queue)').env('CTLOG_REDIS_URL').argParser(redisUrl))
+    .addOption(
+      new Option('--redis-prefix <prefix>', 'the start of every Redis key; give each log sharing one Redis its own')
+        .env('CTLOG_REDIS_PREFIX')
+        .default('ctlog')
+        .argParser(redisPrefix),
+    );
+}
+
+/** --listen: the serving processes. Each role has its own default port, so the three can run side by side on one host. */
+export function addListenOption(cmd: Command, defaultListen: string, what: string): Command {
+  return cmd.addOption(new Option('--listen <host:port>', what).env('CTLOG_LISTEN').default(defaultListen).argParser(listenAddress));
+}
+
+export function addCreateShardsOption(cmd: Command): Command {
+  return cmd.option('--create-shards', 'create the configured shards missing from the database (with their keys in place); prefer `ctlog shard create --all`', false);
+}
+
+/** The options a command was given, with paths made absolute. */
+export function commonOptions(o: Record<string, unknown>): CommonOptions {
   return {
-    config: resolve(values.config ?? env.CTLOG_CONFIG ?? 'shards.yaml'),
-    data: resolve(values.data ?? env.CTLOG_DATA ?? 'data'),
-    listen: values.listen ?? env.CTLOG_LISTEN ?? '127.0.0.1:6962',
-    database: values.database ?? env.CTLOG_DATABASE_URL ?? undefined,
-    redis: values.redis ?? env.CTLOG_REDIS_URL ?? undefined,
-    redisPrefix: values['redis-prefix'] ?? env.CTLOG_REDIS_PREFIX ?? 'ctlog',
-    createShards: values['create-shards'] ?? false,
-    positionals,
-    flags: values as Record<string, string | boolean | undefined>,
+    config: resolve(String(o.config ?? 'shards.yaml')),
+    data: resolve(String(o.data ?? 'data')),
+    listen: String(o.listen ?? '127.0.0.1:6962'),
+    database: (o.database as string | undefined) || undefined,
+    redis: (o.redis as string | undefined) || undefined,
+    redisPrefix: String(o.redisPrefix ?? 'ctlog'),
+    createShards: Boolean(o.createShards),
   };
 }

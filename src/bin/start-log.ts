@@ -14,7 +14,7 @@ import { Metrics } from '../metrics/metrics.js';
 import { BullSubmissionConsumer, BullSubmissionQueue } from '../queue/bullmq-queue.js';
 import { InProcessQueue } from '../queue/in-process-queue.js';
 import type { SubmissionConsumer, SubmissionQueue } from '../queue/queue.js';
-import { createReader } from '../read/index.js';
+import { createReader, type Reader } from '../read/index.js';
 import { startSequencers, type SequencerService } from '../sequencer/sequencer-service.js';
 import { ensureMysqlDatabase, migrate, openDatabase } from '../storage/database.js';
 import { LogStorage, bytesPerEntry } from '../storage/log-storage.js';
@@ -101,6 +101,7 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
         shards: config.shards,
         clock,
         createMissing: o.createShards || embedded,
+        requireReplicaAck: config.requireReplicaAck,
         onFatal: (err) => {
           log.error('sequencer stopped: fatal error; restart to recover from the database', { err });
           process.exitCode = 1;
@@ -150,13 +151,14 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
       handlers.push(ctfe.handle);
       drains.push(() => ctfe.close());
     }
+    let reader: ReturnType<typeof createReader> | undefined;
     if (o.roles.includes('read')) {
-      const reader = createReader({ storage, shards, metrics, log, clock });
+      reader = createReader({ storage, shards, metrics, log, clock });
       handlers.push(reader.handle);
-      drains.push(() => reader.close());
+      drains.push(() => reader!.close());
     }
 
-    const app = operatorApp({ storage, shards, metrics, log, clock, queue });
+    const app = operatorApp({ storage, shards, metrics, log, clock, queue, reader });
     const server = createServer((req, res) => {
       try {
         for (const h of handlers) if (h(req, res)) return;
@@ -215,7 +217,7 @@ async function shardRuntimes(storage: LogStorage, config: LogConfig, log: Logger
 }
 
 /** /metrics, /livez, /healthz and the 404 for everything else: express, off the hot paths. */
-function operatorApp(d: { storage: LogStorage; shards: ShardRuntime[]; metrics: Metrics; log: Logger; clock: () => number; queue?: SubmissionQueue }) {
+function operatorApp(d: { storage: LogStorage; shards: ShardRuntime[]; metrics: Metrics; log: Logger; clock: () => number; queue?: SubmissionQueue; reader?: Reader }) {
   const app = express();
   app.disable('x-powered-by');
   app.get('/metrics', async (_req, res, next) => {
@@ -231,6 +233,12 @@ function operatorApp(d: { storage: LogStorage; shards: ShardRuntime[]; metrics: 
   // /healthz: also every active shard has a fresh STH (the sequencer's health; paging).
   app.get('/livez', (_req, res) => sendJson(res, 200, { ok: true }));
   app.get('/readyz', async (_req, res) => {
+    // A read server whose database fell behind what it served is not ready: it answers 503.
+    const behind = d.reader?.behind() ?? [];
+    if (behind.length) {
+      sendJson(res, 503, { ok: false, error: 'the database is behind tree heads this server already served', behind });
+      return;
+    }
     try {
       await d.storage.listShards();
       sendJson(res, 200, { ok: true });

@@ -49,6 +49,11 @@ export interface LogConfig {
   readonly rateLimit: { readonly perSecond: number; readonly burst: number } | undefined;
   /** Take the client IP from X-Forwarded-For (behind a trusted proxy or ingress only). */
   readonly trustForwardedFor: boolean;
+  /**
+   * Release an SCT only for a commit that a database replica acknowledged (MariaDB
+   * semi-synchronous replication, AFTER_SYNC); 503 + Retry-After while none does.
+   */
+  readonly requireReplicaAck: boolean;
   /** Where the file was read from. */
   readonly file: string;
 }
@@ -87,7 +92,11 @@ function isObj(v: unknown): v is Obj {
  * generated on first run live there); relative root paths against the file's directory.
  */
 export function loadConfig(file: string, dataDir: string): LogConfig {
-  if (!existsSync(file)) throw new ConfigError(`${file}: no such file; pass --config FILE or create shards.yaml (see README)`);
+  if (!existsSync(file)) {
+    throw new ConfigError(
+      `${file}: no such file; pass --config FILE or set CTLOG_CONFIG, or, in a container, mount your shards.yaml there (docker run -v "$PWD/shards.yaml:${file}:ro" ...; k8s/base mounts the ctlog-config ConfigMap); the repository's shards.yaml documents every field`,
+    );
+  }
   let doc: unknown;
   try {
     doc = parse(readFileSync(file, 'utf8'));
@@ -108,7 +117,9 @@ export function parseConfig(doc: unknown, ctx: { file: string; dataDir: string; 
   const log = (top.log ?? {}) as Obj;
   if (!isObj(log)) fail('log', 'must be a mapping');
   for (const k of Object.keys(log)) {
-    if (!['base_url', 'operator', 'rate_limit', 'trust_forwarded_for'].includes(k)) fail(`log.${k}`, 'unknown field; expected base_url, operator, rate_limit or trust_forwarded_for');
+    if (!['base_url', 'operator', 'rate_limit', 'trust_forwarded_for', 'require_replica_ack'].includes(k)) {
+      fail(`log.${k}`, 'unknown field; expected base_url, operator, rate_limit, trust_forwarded_for or require_replica_ack');
+    }
   }
   const baseUrl = String(log.base_url ?? 'http://127.0.0.1:6962').replace(/\/+$/, '');
   let rateLimit: LogConfig['rateLimit'];
@@ -129,6 +140,8 @@ export function parseConfig(doc: unknown, ctx: { file: string; dataDir: string; 
   }
   const trustForwardedFor = log.trust_forwarded_for ?? false;
   if (typeof trustForwardedFor !== 'boolean') fail('log.trust_forwarded_for', 'must be true or false');
+  const requireReplicaAck = log.require_replica_ack ?? false;
+  if (typeof requireReplicaAck !== 'boolean') fail('log.require_replica_ack', 'must be true or false (true: SCTs only for commits a MariaDB replica acknowledged)');
   try {
     const u = new URL(baseUrl);
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
@@ -215,12 +228,28 @@ export function parseConfig(doc: unknown, ctx: { file: string; dataDir: string; 
       seen.set(k, s.name);
     }
   }
+  // Two active shards whose NotAfter windows overlap would both accept one certificate: the
+  // same certificate in two logs of one operator, and a log list whose temporal intervals
+  // overlap. A shard that no longer accepts (read-only, frozen) may share a window with its
+  // replacement.
+  const active = shards.filter((s) => s.state === 'active').sort((a, b) => a.notAfterStart - b.notAfterStart);
+  for (let i = 1; i < active.length; i++) {
+    const [a, b] = [active[i - 1]!, active[i]!];
+    if (b.notAfterStart < a.notAfterLimit) {
+      const iso = (t: number) => new Date(t).toISOString().replace('.000Z', 'Z');
+      fail(
+        `shards (${a.name}, ${b.name})`,
+        `active shards ${a.name} [${iso(a.notAfterStart)}, ${iso(a.notAfterLimit)}) and ${b.name} [${iso(b.notAfterStart)}, ${iso(b.notAfterLimit)}) overlap from ${iso(b.notAfterStart)} to ${iso(Math.min(a.notAfterLimit, b.notAfterLimit))}; make the windows adjacent (one's not_after_limit = the next one's not_after_start), or set state: read-only on the one that no longer accepts`,
+      );
+    }
+  }
   return Object.freeze({
     baseUrl,
     operator: String(log.operator ?? 'ctlog operator'),
     shards: Object.freeze(shards),
     rateLimit,
     trustForwardedFor: trustForwardedFor as boolean,
+    requireReplicaAck: requireReplicaAck as boolean,
     file: ctx.file,
   });
 }

@@ -45,9 +45,9 @@ export interface CtfeDeps {
   trustForwardedFor?: boolean;
   /**
    * Verify every SCT over the submission's own entry with the shard's public key before
-   * answering 200 (one ECDSA verify, ~10 % of a chain check: bench core). The queue and
-   * Redis are outside the trust boundary: an answer that is not for this submission is a
-   * 503 + Retry-After, never a 200. @defaultValue true
+   * answering 200: one ECDSA verify, about as much CPU as a chain check (`npm run bench --
+   * core` prints the ratio). The queue and Redis are outside the trust boundary: an answer
+   * that is not for this submission is a 503 + Retry-After, never a 200. @defaultValue true
    */
   verifyScts?: boolean;
 }

@@ -57,6 +57,12 @@ export interface Reader {
   handle(req: IncomingMessage, res: ServerResponse): boolean;
   /** Drops the caches; later requests get 503. Idempotent. */
   close(): void;
+  /**
+   * Shards whose database is behind a tree head this server already served (a replica that
+   * fell behind, or was swapped for one further behind): their reads answer 503 meanwhile,
+   * and /readyz reports the server not ready so a load balancer routes around it.
+   */
+  behind(): Array<{ shard: string; treeSize: number }>;
 }
 
 const MiB = 1024 * 1024;
@@ -164,6 +170,9 @@ export function createReader(deps: ReadDeps): Reader {
 
   return {
     handle,
+    behind() {
+      return mounted.flatMap((m) => (m.reader.behind === undefined ? [] : [{ shard: m.reader.rt.config.name, treeSize: m.reader.behind }]));
+    },
     close() {
       if (closed) return;
       closed = true;

@@ -5,7 +5,7 @@
 import type { ServerResponse } from 'node:http';
 import { sendBytes, sendJson } from '../http/respond.js';
 import { b64 } from '../util/bytes.js';
-import { badRequest, notFound } from '../util/errors.js';
+import { badRequest, notFound, unavailable, type CtError } from '../util/errors.js';
 import { IMMUTABLE_CACHE, SHORT_CACHE } from './cache-control.js';
 import type { EntryPages } from './entry-pages.js';
 import type { IssuerCache } from './issuer-cache.js';
@@ -20,11 +20,22 @@ export interface Rfc6962Context {
 
 const proofJson = (proof: Uint8Array[]): string => `[${proof.map((h) => `"${b64(h)}"`).join(',')}]`;
 
-/** Rejects a tree size the log has not reached (after a fresh look at the head). */
+/**
+ * A request beyond the tree this server holds. For a shard that still grows it is
+ * retryable (503 + Retry-After): the client may hold an STH from a read server whose
+ * replica is ahead of ours, or the log will get there; never wrong data. A shard that no
+ * longer grows will not get there: 400.
+ */
+function beyondTree(shard: ShardReader, reason: string, message: string): CtError {
+  if (shard.rt.config.state !== 'active') return badRequest(reason, message);
+  return unavailable(503, reason, `${message}; retry: this server's copy may be behind the log`, 1);
+}
+
+/** Rejects a tree size this server has not reached (after a fresh look at the head). */
 async function requireSize(shard: ShardReader, treeSize: number, param: string): Promise<void> {
   const head = await shard.headCovering(treeSize);
   if (treeSize > head.treeSize) {
-    throw badRequest('tree_size_too_large', `parameter "${param}" (${treeSize}) is larger than the current tree size ${head.treeSize}`);
+    throw beyondTree(shard, 'tree_size_too_large', `parameter "${param}" (${treeSize}) is larger than the current tree size ${head.treeSize}`);
   }
 }
 
@@ -83,7 +94,7 @@ export async function getEntries(shard: ShardReader, q: URLSearchParams, res: Se
   }
   const head = await shard.headCovering(start + 1);
   if (start >= head.treeSize) {
-    throw badRequest('start_beyond_tree', `parameter "start" (${start}) is not below the current tree size ${head.treeSize}`);
+    throw beyondTree(shard, 'start_beyond_tree', `parameter "start" (${start}) is not below the current tree size ${head.treeSize}`);
   }
   if (end >= head.treeSize) end = head.treeSize - 1;
   const immutable = start % max === 0 && end === start + max - 1;

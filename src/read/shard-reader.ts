@@ -7,7 +7,7 @@ import {
 } from '../merkle/index.js';
 import type { EntryRecord, LogStorage, TreeHead } from '../storage/log-storage.js';
 import type { ShardRuntime } from '../http/shard-runtime.js';
-import { CtError } from '../util/errors.js';
+import { CtError, unavailable } from '../util/errors.js';
 import { ByteLru } from './byte-lru.js';
 import { LeafIndexBatcher } from './leaf-index-batcher.js';
 
@@ -25,6 +25,8 @@ export class ShardReader {
   readonly hashes = new TileHashCache();
   #head: { head: TreeHead; at: number } | undefined;
   #headRead: Promise<TreeHead> | undefined;
+  /** Set while the database is behind the largest head served: its tree size. */
+  #behind: number | undefined;
   readonly #leaves: LeafIndexBatcher;
 
   constructor(
@@ -40,21 +42,38 @@ export class ShardReader {
    * The shard's current signed tree head. `fresh` reads the database (joining a read
    * already in flight); otherwise a head read in the last headTtlMs is reused. Tree heads
    * only move forward, so a reused head is an older, still valid STH.
+   *
+   * A read server never serves a smaller tree than one it already served, and never an STH
+   * whose entries and tiles its database does not hold. So when its database answers a
+   * smaller head than one served before (it was pointed at a replica further behind, or
+   * a failover moved it), every read answers 503 + Retry-After until the database catches
+   * up again: the load balancer's readiness check takes it out meanwhile.
    */
   async head(fresh = false): Promise<TreeHead> {
     const now = this.opts.clock();
-    if (!fresh && this.#head && now - this.#head.at < this.opts.headTtlMs) return this.#head.head;
+    if (!fresh && !this.#behind && this.#head && now - this.#head.at < this.opts.headTtlMs) return this.#head.head;
     this.#headRead ??= this.storage
       .currentHead(this.rt.id)
       .then((h) => {
+        const served = this.#head?.head;
+        if (served && h.treeSize < served.treeSize) {
+          this.#behind = h.treeSize;
+          throw unavailable(503, 'replica_behind', `this read server's database holds ${h.treeSize} entries of shard ${this.rt.config.name}, fewer than the tree head of size ${served.treeSize} it already served; retry`, 1);
+        }
+        this.#behind = undefined;
         // Concurrent reads may complete out of order: never step back to a smaller head.
-        if (!this.#head || h.treeSize >= this.#head.head.treeSize) this.#head = { head: h, at: now };
-        return this.#head.head;
+        if (!served || h.treeSize >= served.treeSize) this.#head = { head: h, at: now };
+        return this.#head!.head;
       })
       .finally(() => {
         this.#headRead = undefined;
       });
     return this.#headRead;
+  }
+
+  /** The database's tree size when it is behind a head already served (see head()); undefined otherwise. */
+  get behind(): number | undefined {
+    return this.#behind;
   }
 
   /**

@@ -5,6 +5,7 @@ import type { LogStorage } from '../storage/log-storage.js';
 import { createShard } from '../storage/shard-init.js';
 import { loadSigner } from '../config/key-file.js';
 import { HeadWitness } from '../storage/head-witness.js';
+import { semiSyncAck, type ReplicaAck } from '../storage/replication.js';
 import { ShardSequencer, type SequencerOptions } from './shard-sequencer.js';
 
 export interface SequencerServiceOptions {
@@ -17,6 +18,8 @@ export interface SequencerServiceOptions {
   onFatal?: SequencerOptions['onFatal'];
   onCommit?: SequencerOptions['onCommit'];
   onBatchError?: SequencerOptions['onBatchError'];
+  /** log.require_replica_ack: SCTs only for commits a replica acknowledged. */
+  requireReplicaAck?: boolean;
 }
 
 export interface SequencerService {
@@ -26,6 +29,8 @@ export interface SequencerService {
 
 export async function startSequencers(o: SequencerServiceOptions): Promise<SequencerService> {
   const sequencers = new Map<string, ShardSequencer>();
+  // Checked once at start: a primary that is not set up for it stops the process here.
+  const replicaAck: ReplicaAck | undefined = o.requireReplicaAck ? await semiSyncAck(o.storage.knex) : undefined;
   for (const cfg of o.shards) {
     if (cfg.state !== 'active') continue;
     const signer = loadSigner(cfg.keyFile);
@@ -39,6 +44,7 @@ export async function startSequencers(o: SequencerServiceOptions): Promise<Seque
     if (shard.state !== 'active') continue;
     const seq = new ShardSequencer(o.storage, shard, signer, {
       witness: new HeadWitness(cfg.witnessFile, shard),
+      replicaAck,
       poolSize: cfg.poolSize,
       poolPeriodMs: cfg.poolPeriodMs,
       sthIntervalMs: cfg.sthIntervalMs,

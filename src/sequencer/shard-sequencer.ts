@@ -20,6 +20,7 @@ import { equal, hex } from '../util/bytes.js';
 import { CtError } from '../util/errors.js';
 import type { Issuer, Sequenced, Submission } from '../queue/submission.js';
 import { WitnessError, type HeadWitness } from '../storage/head-witness.js';
+import type { ReplicaAck } from '../storage/replication.js';
 import { ShardNotActiveError, StaleHeadError, type LogStorage, type ShardRecord, type TreeHead } from '../storage/log-storage.js';
 import { checkForkGuard, ForkGuardError } from '../storage/fork-guard.js';
 import { FatalSequencerError } from './fatal-error.js';
@@ -47,6 +48,12 @@ export interface SequencerOptions {
    * is recorded here before its SCTs are released.
    */
   witness: HeadWitness;
+  /**
+   * With semi-synchronous replication required (log.require_replica_ack): asked after every
+   * commit, before any SCT of the batch is released; a batch whose commit no replica holds
+   * gets 503 + Retry-After instead of SCTs. Absent: a single database (the embedded default).
+   */
+  replicaAck?: ReplicaAck;
   /** Called once with a fatal error; the process should stop (a restart recovers). */
   onFatal?: (err: Error) => void;
   /** Called after every commit (metrics, logs). */
@@ -76,6 +83,8 @@ export class ShardSequencer {
   private readonly recent = new Map<string, Placement>();
   private stopped = false;
   private fatal: Error | undefined;
+  /** The last replica check failed: ask again before committing more (nothing more should sit on one machine). */
+  private replicaLost = false;
 
   constructor(
     private readonly storage: LogStorage,
@@ -181,6 +190,13 @@ export class ShardSequencer {
         // Frozen or read-only under us: this sequencer's work on the shard is over.
         if (err instanceof ShardNotActiveError) return this.die(new FatalSequencerError(err.message, { cause: err }), batch);
         const stale = err instanceof StaleHeadError;
+        if (err instanceof CtError) {
+          // An answer already chosen for the submitters (no replica acknowledges): no reload needed.
+          for (const w of batch) w.reject(err);
+          this.opts.onBatchError?.({ shard: this.shard.name, submissions: batch.length, err });
+          for (const i of issuers) this.pendingIssuers.set(hex(i.fingerprint), i);
+          return;
+        }
         try {
           await this.reload();
         } catch (reloadErr) {
@@ -240,6 +256,7 @@ export class ShardSequencer {
 
     // 3. Commit, conditional on the head we extend (invariant 2), then record the new head
     // outside the database before anything of it is released (the fork guard).
+    if (this.replicaLost && next.entries.length) await this.confirmReplicated();
     if (next.entries.length || issuers.length) {
       const head = next.head;
       head.signature = this.sign(() => this.signer.signSth(head));
@@ -249,6 +266,9 @@ export class ShardSequencer {
       if (next.entries.length) await this.guard(() => this.opts.witness.record(head));
     }
     for (const i of issuers) this.knownIssuers.add(hex(i.fingerprint));
+    // A replica must hold the batch (and any earlier entry a duplicate points at) before its
+    // SCTs exist: otherwise the loss of this one machine would lose entries that have SCTs.
+    await this.confirmReplicated();
 
     // 4. Only now sign the SCTs and answer (invariant 1). Each answer names its submission.
     for (const [k, v] of next.assigned) this.remember(k, v);
@@ -258,6 +278,17 @@ export class ShardSequencer {
     });
     for (const [k, v] of stored) this.remember(k, v);
     return next.entries.length;
+  }
+
+  private async confirmReplicated(): Promise<void> {
+    if (!this.opts.replicaAck) return;
+    try {
+      await this.opts.replicaAck.confirm();
+      this.replicaLost = false;
+    } catch (err) {
+      this.replicaLost = true;
+      throw err;
+    }
   }
 
   private remember(k: string, v: Placement): void {

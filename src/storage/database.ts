@@ -1,6 +1,6 @@
 // Opening the database: MariaDB (production) or SQLite (the embedded default), behind one
 // knex instance. Migrations live in migrations/ and run through the same code for both.
-import { mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 
@@ -38,10 +38,21 @@ function mysqlConnection(url: string): Knex.MySql2ConnectionConfig {
   };
 }
 
+/**
+ * knex's logger, minus its "Acquire connection error" warning: that error also rejects the
+ * query that needed the connection, and whoever awaited it reports it (once, with its fix).
+ */
+const knexLog = {
+  warn(message: unknown) {
+    if (typeof message === 'string' && message.startsWith('Acquire connection error')) return;
+    console.warn(message);
+  },
+};
+
 /** Creates the MariaDB database named in url if it does not exist (migrate and tests). */
 export async function ensureMysqlDatabase(url: string): Promise<void> {
   const conn = mysqlConnection(url);
-  const admin = knexFactory({ client: 'mysql2', connection: { ...conn, database: undefined } as Knex.MySql2ConnectionConfig, pool: { min: 0, max: 1 } });
+  const admin = knexFactory({ client: 'mysql2', connection: { ...conn, database: undefined } as Knex.MySql2ConnectionConfig, pool: { min: 0, max: 1 }, log: knexLog });
   try {
     await admin.raw(`CREATE DATABASE IF NOT EXISTS \`${conn.database!.replace(/`/g, '')}\``);
   } finally {
@@ -52,7 +63,7 @@ export async function ensureMysqlDatabase(url: string): Promise<void> {
 /** Drops a MariaDB database (tests clean up after themselves). */
 export async function dropMysqlDatabase(url: string): Promise<void> {
   const conn = mysqlConnection(url);
-  const admin = knexFactory({ client: 'mysql2', connection: { ...conn, database: undefined } as Knex.MySql2ConnectionConfig, pool: { min: 0, max: 1 } });
+  const admin = knexFactory({ client: 'mysql2', connection: { ...conn, database: undefined } as Knex.MySql2ConnectionConfig, pool: { min: 0, max: 1 }, log: knexLog });
   try {
     await admin.raw(`DROP DATABASE IF EXISTS \`${conn.database!.replace(/`/g, '')}\``);
   } finally {
@@ -65,12 +76,13 @@ export function openDatabase(opts: DatabaseOptions): Knex {
   // would carry megabytes of certificates into logs and answers.
   const compileSqlOnError = false;
   if (opts.url) {
-    return knexFactory({ client: 'mysql2', connection: mysqlConnection(opts.url), pool: { min: 0, max: opts.poolSize ?? 8 }, compileSqlOnError });
+    return knexFactory({ client: 'mysql2', connection: mysqlConnection(opts.url), pool: { min: 0, max: opts.poolSize ?? 8 }, compileSqlOnError, log: knexLog });
   }
   mkdirSync(opts.dataDir, { recursive: true });
   return knexFactory({
     client: 'better-sqlite3',
     compileSqlOnError,
+    log: knexLog,
     connection: { filename: join(opts.dataDir, 'ctlog.sqlite') },
     useNullAsDefault: true,
     pool: {
@@ -96,18 +108,24 @@ export function openDatabase(opts: DatabaseOptions): Knex {
   });
 }
 
+// migrations/ beside src/: the TypeScript sources in a checkout, or their compiled .js in
+// dist/migrations (npm run build). knex records each migration by name, so a migration keeps
+// its .ts name whichever file runs it: a database migrated by one runs under the other.
 const migrationsDir = resolve(import.meta.dirname, '../../migrations');
+const MIGRATION_FILE = /^(\d+_.*)\.(ts|js)$/;
 
-/** knex migration source over migrations/*.ts, loaded through the module system (no knexfile). */
+/** knex migration source over migrations/, loaded through the module system (no knexfile). */
 const migrationSource: Knex.MigrationSource<string> = {
   async getMigrations() {
-    return readdirSync(migrationsDir).filter((f) => /^\d+_.*\.ts$/.test(f)).sort();
+    const names = readdirSync(migrationsDir).flatMap((f) => (f.endsWith('.d.ts') ? [] : [MIGRATION_FILE.exec(f)?.[1]].filter((n) => n !== undefined)));
+    return [...new Set(names)].sort().map((n) => `${n}.ts`);
   },
   getMigrationName(name) {
     return name;
   },
   async getMigration(name) {
-    return (await import(join(migrationsDir, name))) as Knex.Migration;
+    const ts = join(migrationsDir, name);
+    return (await import(existsSync(ts) ? ts : ts.replace(/\.ts$/, '.js'))) as Knex.Migration;
   },
 };
 

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash, createPublicKey } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -94,6 +94,24 @@ describe('ctlog operator commands', () => {
     assert.equal(tiled.operators[0].tiled_logs[0].monitoring_url, 'https://ct.example.org/t2027h1/');
   });
 
+  test('shard create --all: a key and a shard for every configured shard, idempotent', async () => {
+    const data = ['--config', config, '--data', join(dir, 'data')];
+    const first = await ctlog('shard', 'create', '--all', ...data);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /^shard t2027h1 exists \(id 1\), log id \S+: unchanged$/m);
+    assert.match(first.stdout, /^created shard t2027h2 \(id 2\), log id \S+, new key .*t2027h2\.pem \(back it up/m);
+    assert.equal(statSync(join(dir, 'data/keys/t2027h2.pem')).mode & 0o777, 0o600);
+    const again = await ctlog('shard', 'create', '--all', ...data);
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(again.stdout.trim().split('\n').map((l) => l.replace(/log id [A-Za-z0-9+/=]+/, 'log id X')), ['shard t2027h1 exists (id 1), log id X: unchanged', 'shard t2027h2 exists (id 2), log id X: unchanged']);
+    // A key that does not match the shard's log id is never used, and the message says why.
+    rmSync(join(dir, 'data/keys/t2027h2.pem'));
+    assert.equal((await ctlog('keygen', '--out', join(dir, 'data/keys/t2027h2.pem'))).code, 0);
+    const wrong = await ctlog('shard', 'create', '--all', ...data);
+    assert.equal(wrong.code, 2);
+    assert.match(wrong.stderr, /shard t2027h2 exists in the database with log id \S+, but .*t2027h2\.pem has log id \S+: put the shard's original key back/);
+  });
+
   test('demo-chain prints an add-chain body that the demo root accepts', async () => {
     for (const flags of [[], ['--precert'], ['--psc']]) {
       const r = await ctlog('demo-chain', ...flags);
@@ -110,15 +128,48 @@ describe('ctlog operator commands', () => {
   });
 
   const mistakes: Array<{ scenario: string; args: () => string[]; code: number; message: RegExp }> = [
-    { scenario: 'no command', args: () => [], code: 2, message: /usage: ctlog <command>/ },
-    { scenario: 'unknown command', args: () => ['frobnicate'], code: 2, message: /unknown command "frobnicate"/ },
-    { scenario: 'unknown flag', args: () => ['loglist', '--bogus'], code: 2, message: /Unknown option '--bogus'/ },
-    { scenario: 'keygen without --out', args: () => ['keygen'], code: 2, message: /keygen needs --out FILE/ },
+    { scenario: 'no command', args: () => [], code: 2, message: /Usage: ctlog <command>/ },
+    { scenario: 'unknown command', args: () => ['frobnicate'], code: 2, message: /unknown command 'frobnicate'/ },
+    { scenario: 'unknown flag', args: () => ['loglist', '--bogus'], code: 2, message: /unknown option '--bogus'/ },
+    { scenario: 'keygen without --out', args: () => ['keygen'], code: 2, message: /required option '--out <file>' not specified/ },
     { scenario: 'missing config file', args: () => ['loglist', '--config', join(dir, 'none.yaml')], code: 2, message: /none\.yaml: no such file/ },
     { scenario: 'bad config field', args: () => { const f = join(dir, 'bad.yaml'); writeFileSync(f, 'shards:\n  - { name: a, not_after_start: soon, not_after_limit: 2027-07-01T00:00:00Z }\n'); return ['loglist', '--config', f]; }, code: 2, message: /bad configuration: .*not_after_start: must be an RFC 3339 UTC time/ },
     { scenario: 'shard without a subcommand', args: () => ['shard', '--config', config], code: 2, message: /shard needs a subcommand/ },
-    { scenario: 'split process without a database', args: () => ['ctfe', '--config', config, '--data', join(dir, 'data')], code: 1, message: /needs --database and --redis/ },
+    { scenario: 'split process without a database', args: () => ['ctfe', '--config', config, '--data', join(dir, 'data')], code: 2, message: /needs --database and --redis/ },
+    { scenario: 'unknown shard subcommand', args: () => ['shard', 'frobnicate', '--config', config], code: 2, message: /unknown shard subcommand "frobnicate"; expected status \| create/ },
+    { scenario: 'shard create without a name', args: () => ['shard', 'create', '--config', config], code: 2, message: /name a shard .* or pass --all/ },
+    { scenario: 'shard create of an unknown shard', args: () => ['shard', 'create', 'nope', '--config', config], code: 2, message: /no shard named nope in .* \(it has t2027h1, t2027h2\)/ },
+    { scenario: 'malformed --database', args: () => ['shard', 'status', '--database', 'mysql//root@db/ctlog'], code: 2, message: /option '--database <url>' argument 'mysql\/\/root@db\/ctlog' is invalid\. expected a URL like mysql:/ },
+    { scenario: 'malformed --redis', args: () => ['ctfe', '--redis', 'localhost:6379'], code: 2, message: /option '--redis <url>' .* is invalid\. expected redis:\/\/ or rediss:\/\// },
+    { scenario: 'malformed --listen', args: () => ['serve', '--listen', '6962'], code: 2, message: /option '--listen <host:port>' .* is invalid\. expected HOST:PORT/ },
+    { scenario: 'database refuses connections', args: () => ['migrate', '--database', 'mysql://root@127.0.0.1:1/ctlog'], code: 1, message: /^ctlog: cannot reach the database at 127\.0\.0\.1:1 \(ECONNREFUSED\): check --database \/ CTLOG_DATABASE_URL, and that MariaDB is running\n$/ },
+    { scenario: 'database that does not exist', args: () => ['shard', 'status', '--config', config, '--database', 'mysql://root@127.0.0.1:3306/ctlog_no_such_db'], code: 1, message: /^ctlog: Unknown database 'ctlog_no_such_db': run `ctlog migrate` first/ },
   ];
+  // commander answers --help before any action runs: nothing is created, migrated or served.
+  const everyCommand = [['serve'], ['ctfe'], ['sequencer'], ['read'], ['migrate'], ['shard'], ['shard', 'status'], ['shard', 'create'], ['keygen'], ['loglist'], ['demo-chain']];
+  test('--help on every command prints its usage and acts on nothing', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'ctlog-help-'));
+    try {
+      for (const c of everyCommand) {
+        const r = await run(process.execPath, [join(REPO, 'bin/ctlog.mjs'), ...c, '--help'], { cwd, env: { ...process.env, CTLOG_DATABASE_URL: 'mysql://root@127.0.0.1:1/none' } });
+        assert.match(r.stdout, new RegExp(`^Usage: ctlog ${c.join(' ')} `), c.join(' '));
+        assert.match(r.stdout, /Exit codes:/);
+        assert.equal(r.stderr, '', `${c.join(' ')} --help wrote to stderr`);
+      }
+      assert.deepEqual(readdirSync(cwd), [], '--help created nothing (no data/, no keys, no SQLite file)');
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+
+  test('every flag of the serving commands is in --help with its environment variable', async () => {
+    const help = (await run(process.execPath, [join(REPO, 'bin/ctlog.mjs'), 'serve', '--help'])).stdout;
+    for (const [flag, env] of [['--config', 'CTLOG_CONFIG'], ['--data', 'CTLOG_DATA'], ['--listen', 'CTLOG_LISTEN'], ['--database', 'CTLOG_DATABASE_URL'], ['--redis', 'CTLOG_REDIS_URL'], ['--redis-prefix', 'CTLOG_REDIS_PREFIX']]) {
+      assert.match(help, new RegExp(`${flag} <[^>]+>[\\s\\S]*?env:\\s+${env}\\)`), flag);
+    }
+    assert.match(help, /--create-shards/);
+  });
+
   for (const m of mistakes) {
     test(`mistake: ${m.scenario} -> exit ${m.code} with a message`, async () => {
       const r = await ctlog(...m.args());

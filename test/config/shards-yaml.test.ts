@@ -22,7 +22,7 @@ describe('shards.yaml', () => {
   });
 
   test('defaults apply and per-shard fields override them', () => {
-    const c = parseConfig({ defaults: { pool_size: 50 }, shards: [shard, { ...shard, name: 'y', prefix: '/y', pool_size: 7 }] }, ctx);
+    const c = parseConfig({ defaults: { pool_size: 50 }, shards: [shard, { ...shard, name: 'y', prefix: '/y', pool_size: 7, not_after_start: '2027-07-01T00:00:00Z', not_after_limit: '2028-01-01T00:00:00Z' }] }, ctx);
     assert.equal(c.shards[0]!.poolSize, 50);
     assert.equal(c.shards[1]!.poolSize, 7);
     assert.equal(c.shards[0]!.prefix, '/x2027h1');
@@ -45,6 +45,11 @@ describe('shards.yaml', () => {
     { scenario: 'unknown default field', doc: { defaults: { mdd: 1 }, shards: [shard] }, message: /defaults\.mdd: unknown field/ },
     { scenario: 'duplicate names', doc: { shards: [shard, { ...shard, prefix: '/other' }] }, message: /duplicate name "x2027h1"/ },
     { scenario: 'duplicate prefixes', doc: { shards: [shard, { ...shard, name: 'other', prefix: '/x2027h1' }] }, message: /duplicate prefix "\/x2027h1"/ },
+    {
+      scenario: 'overlapping windows of two active shards',
+      doc: { shards: [shard, { ...shard, name: 'y2027', prefix: '/y2027', not_after_start: '2027-06-01T00:00:00Z', not_after_limit: '2028-01-01T00:00:00Z' }] },
+      message: /shards \(x2027h1, y2027\): active shards x2027h1 \[2027-01-01T00:00:00Z, 2027-07-01T00:00:00Z\) and y2027 \[2027-06-01T00:00:00Z, 2028-01-01T00:00:00Z\) overlap from 2027-06-01T00:00:00Z to 2027-07-01T00:00:00Z; make the windows adjacent/,
+    },
     { scenario: 'base_url not http', doc: { log: { base_url: 'ftp://x' }, shards: [shard] }, message: /log\.base_url: "ftp:\/\/x" is not an http\(s\) URL/ },
     { scenario: 'unknown log field', doc: { log: { baseurl: 'x' }, shards: [shard] }, message: /log\.baseurl: unknown field/ },
     { scenario: 'rate limit not positive', doc: { log: { rate_limit: { per_second: 0 } }, shards: [shard] }, message: /log\.rate_limit\.per_second: must be a positive number/ },
@@ -63,6 +68,11 @@ describe('shards.yaml', () => {
       });
     });
   }
+
+  test('a shard that no longer accepts may share its window with its replacement', () => {
+    const c = parseConfig({ shards: [{ ...shard, state: 'read-only' }, { ...shard, name: 'x2027h1b', prefix: '/x2027h1b' }] }, ctx);
+    assert.deepEqual(c.shards.map((s) => s.state), ['read-only', 'active']);
+  });
 
   test('the k8s base shards.yaml parses too', () => {
     const doc = parse(readFileSync(join(REPO, 'k8s/base/shards.yaml'), 'utf8'));

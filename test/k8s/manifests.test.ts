@@ -180,6 +180,23 @@ describe('k8s manifests', () => {
         for (const name of ['ctlog-ctfe', 'ctlog-read']) assert.notEqual(deployment(r.docs, name).spec.strategy?.type, 'Recreate');
       });
 
+      test('each client stays on one read server (consistent hashing at the Ingress), so its tree_size never goes backwards', () => {
+        const ing = r.docs.find((d) => d.kind === 'Ingress' && d.metadata.name === 'ctlog-read');
+        assert.equal(ing?.metadata.annotations?.['nginx.ingress.kubernetes.io/upstream-hash-by'], '$remote_addr');
+      });
+
+      test("the sequencer's data directory (the fork guard's records) is a persistent volume, not an emptyDir", () => {
+        const seq = deployment(r.docs, SEQUENCER);
+        const c = podSpec(seq).containers[0];
+        const dataDir = c.env.find((e: Obj) => e.name === 'CTLOG_DATA')?.value;
+        const mount = c.volumeMounts.find((m: Obj) => m.mountPath === dataDir);
+        assert.ok(mount, `a volume is mounted at CTLOG_DATA (${dataDir})`);
+        const vol = podSpec(seq).volumes.find((v: Obj) => v.name === mount.name);
+        const claim = vol?.persistentVolumeClaim?.claimName;
+        assert.ok(claim, `volume ${mount.name} is a PersistentVolumeClaim`);
+        assert.ok(r.docs.some((d) => d.kind === 'PersistentVolumeClaim' && d.metadata.name === claim), `the claim ${claim} is rendered`);
+      });
+
       test('every container has probes (the sequencer on /healthz, front ends and read servers on /livez and /readyz), sane resources and a hardened securityContext', () => {
         for (const w of workloads(r.docs)) {
           const spec = podSpec(w);
@@ -334,7 +351,13 @@ describe('Dockerfile', () => {
     assert.equal(last('EXPOSE'), '6962');
     const entry = JSON.parse(last('ENTRYPOINT') ?? '[]') as string[];
     assert.deepEqual(entry.slice(-2), ['node', 'bin/ctlog.mjs']);
-    assert.ok(lines.some((l) => /npm ci --omit=dev/.test(l)), 'npm ci --omit=dev');
+    const text = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+    assert.match(text, /^RUN npm ci --no-audit --no-fund$/m, 'installs from the lock file alone, no npm install fallback');
+    assert.doesNotMatch(text, /npm install/);
+    assert.match(text, /npm run build/, 'compiles to dist/');
+    assert.match(text, /npm prune --omit=dev/, 'ships no TypeScript loader');
+    assert.match(text, /COPY --from=build \/app\/dist \.\/dist/);
+    assert.doesNotMatch(text.slice(text.lastIndexOf('\nFROM ')), /^COPY src /m, 'the final image runs dist/, not src/');
   });
 
   test('every path it copies from the build context exists and is not docker-ignored', () => {

@@ -297,7 +297,7 @@ for (const backend of BACKENDS) {
         ['consistency: second not an integer', '/ct/v1/get-sth-consistency?first=1&second=x', 400, /"second" must be a non-negative decimal/],
         ['consistency: negative', '/ct/v1/get-sth-consistency?first=-1&second=5', 400, /"first" must be a non-negative/],
         ['consistency: first > second', '/ct/v1/get-sth-consistency?first=6&second=5', 400, /larger than "second"/],
-        ['consistency: second beyond the tree', `/ct/v1/get-sth-consistency?first=1&second=${size + 1}`, 400, /larger than the current tree size/],
+        ['consistency: second beyond the tree', `/ct/v1/get-sth-consistency?first=1&second=${size + 1}`, 503, /larger than the current tree size/],
         ['consistency: fractional', '/ct/v1/get-sth-consistency?first=1.5&second=5', 400, /"first" must be/],
         ['consistency: huge', '/ct/v1/get-sth-consistency?first=1&second=99999999999999999999', 400, /"second" must be/],
         ['proof: hash missing', `/ct/v1/get-proof-by-hash?tree_size=${size}`, 400, /missing parameter "hash"/],
@@ -305,16 +305,16 @@ for (const backend of BACKENDS) {
         ['proof: hash too short', `/ct/v1/get-proof-by-hash?hash=AAAA&tree_size=${size}`, 400, /32-byte/],
         ['proof: tree_size missing', `/ct/v1/get-proof-by-hash?hash=${encodeURIComponent(known)}`, 400, /missing parameter "tree_size"/],
         ['proof: tree_size 0', `/ct/v1/get-proof-by-hash?hash=${encodeURIComponent(known)}&tree_size=0`, 400, /at least 1/],
-        ['proof: tree_size beyond the tree', `/ct/v1/get-proof-by-hash?hash=${encodeURIComponent(known)}&tree_size=${size + 1}`, 400, /larger than the current tree size/],
+        ['proof: tree_size beyond the tree', `/ct/v1/get-proof-by-hash?hash=${encodeURIComponent(known)}&tree_size=${size + 1}`, 503, /larger than the current tree size/],
         ['proof: leaf not in the smaller tree', `/ct/v1/get-proof-by-hash?hash=${encodeURIComponent(known)}&tree_size=${size - 1}`, 400, /not in the tree of size/],
         ['proof: unknown hash (404, as the CTFE)', `/ct/v1/get-proof-by-hash?hash=${encodeURIComponent(unknown)}&tree_size=${size}`, 404, /no entry with leaf hash/],
         ['entries: start missing', '/ct/v1/get-entries?end=5', 400, /missing parameter "start"/],
         ['entries: end missing', '/ct/v1/get-entries?start=5', 400, /missing parameter "end"/],
         ['entries: start > end', '/ct/v1/get-entries?start=6&end=5', 400, /larger than "end"/],
-        ['entries: start at the tree size', `/ct/v1/get-entries?start=${size}&end=${size + 5}`, 400, /not below the current tree size/],
+        ['entries: start at the tree size', `/ct/v1/get-entries?start=${size}&end=${size + 5}`, 503, /not below the current tree size/],
         ['entries: negative', '/ct/v1/get-entries?start=-5&end=5', 400, /"start" must be/],
         ['entry-and-proof: index >= tree_size', '/ct/v1/get-entry-and-proof?leaf_index=5&tree_size=5', 400, /not below "tree_size"/],
-        ['entry-and-proof: tree_size beyond the tree', `/ct/v1/get-entry-and-proof?leaf_index=0&tree_size=${size + 1}`, 400, /larger than the current tree size/],
+        ['entry-and-proof: tree_size beyond the tree', `/ct/v1/get-entry-and-proof?leaf_index=0&tree_size=${size + 1}`, 503, /larger than the current tree size/],
         ['entry-and-proof: missing', '/ct/v1/get-entry-and-proof?tree_size=5', 400, /missing parameter "leaf_index"/],
         ['tile: malformed path', '/tile/0/1234', 400, /malformed tile path/],
         ['tile: leading zero width', '/tile/0/000.p/010', 400, /malformed tile path/],
@@ -333,6 +333,8 @@ for (const backend of BACKENDS) {
         assert.equal(r.headers.get('content-type'), 'application/json', name);
         assert.equal(r.headers.get('cache-control'), 'no-store', name);
         assert.match(String(r.json().error), msg, name);
+        // Beyond this server's tree is retryable (its replica may be behind), and says so.
+        if (status === 503) assert.equal(r.headers.get('retry-after'), '1', name);
       }
     });
 

@@ -1,0 +1,19 @@
+// ctlog ctfe: the add-chain/add-pre-chain front end as its own process (any number of them).
+import type { Command } from 'commander';
+import { addConfigOptions, addDatabaseOption, addListenOption, addRedisOptions, commonOptions } from '../options.js';
+
+export function registerCtfe(program: Command): void {
+  const cmd = program
+    .command('ctfe')
+    .helpGroup('Serving:')
+    .summary('add-chain / add-pre-chain front end (needs --database and --redis)')
+    .description('The add-chain / add-pre-chain front end: checks chains and queues them for the sequencer. Needs --database and --redis. Runs until SIGTERM or SIGINT, then drains.');
+  addConfigOptions(cmd);
+  addListenOption(cmd, '127.0.0.1:6962', 'where to answer add-chain, add-pre-chain, /metrics and probes');
+  addDatabaseOption(cmd);
+  addRedisOptions(cmd);
+  cmd.action(async (o: Record<string, unknown>) => {
+    const { runServer } = await import('../run-server.js');
+    await runServer(['ctfe'], commonOptions(o));
+  });
+}

@@ -1,0 +1,59 @@
+// Runs one serving process (serve, or one role) until SIGTERM/SIGINT or a fatal sequencer
+// error, then drains and resolves; the entry point exits with process.exitCode.
+import { b64 } from '../util/bytes.js';
+import type { CommonOptions } from './options.js';
+import { UsageError } from './options.js';
+import { startLog, type Role, type RunningLog } from './start-log.js';
+
+export async function runServer(roles: Role[], o: CommonOptions): Promise<void> {
+  if (roles.length < 3 && (!o.database || !o.redis)) {
+    throw new UsageError(`ctlog ${roles.join('+')} as a separate process needs --database and --redis (or CTLOG_DATABASE_URL and CTLOG_REDIS_URL); use \`ctlog serve\` for one process`);
+  }
+  // A fatal sequencer error stops the process with exit code 1: a restart recovers from the
+  // database alone (and a supervisor or Kubernetes restarts it at once).
+  let onFatal = (): void => {};
+  const running = await startLog({
+    onFatal: () => onFatal(),
+    roles,
+    configFile: o.config,
+    dataDir: o.data,
+    listen: o.listen,
+    databaseUrl: o.database,
+    redisUrl: o.redis,
+    redisPrefix: o.redisPrefix,
+    createShards: o.createShards,
+    migrate: roles.length === 3,
+  });
+  process.stdout.write(banner(roles, running));
+  await new Promise<void>((done) => {
+    let stopping = false;
+    const stop = async (why: string) => {
+      if (stopping) return;
+      stopping = true;
+      process.stderr.write(`${why}: shutting down\n`);
+      await running.close();
+      done();
+    };
+    onFatal = () => void stop('fatal sequencer error');
+    process.on('SIGINT', () => void stop('SIGINT'));
+    process.on('SIGTERM', () => void stop('SIGTERM'));
+  });
+}
+
+/**
+ * What this process answers, and only that: a URL printed here works on this process. The
+ * sequencer serves only the operator endpoints; the CTFE only the submission endpoints.
+ */
+export function banner(roles: Role[], r: RunningLog): string {
+  const name = roles.length === 3 ? 'serve' : roles[0]!;
+  const lines = [`ctlog ${name} listening on ${r.url}`];
+  for (const s of r.shards) {
+    const base = `${r.url}${s.config.prefix}`;
+    const id = `log id ${b64(s.logId)}`;
+    if (roles.includes('read')) lines.push(`  ${s.config.name.padEnd(10)} ${base}/ct/v1/get-sth   ${id}`);
+    else if (roles.includes('ctfe')) lines.push(`  ${s.config.name.padEnd(10)} POST ${base}/ct/v1/add-chain, add-pre-chain   ${id}`);
+    else lines.push(`  ${s.config.name.padEnd(10)} ${s.config.state.padEnd(9)} ${id}`);
+  }
+  lines.push(`  operator endpoints: ${r.url}/metrics /livez /readyz /healthz`);
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,245 @@
+// "No SCT that only one machine holds" (issue 8), on MariaDB servers this test starts itself
+// (test/helpers/mariadb-replication.ts): a semi-synchronous primary (AFTER_SYNC) and its
+// replicas, each with its own datadir and port.
+//  - An SCT goes out only for a commit a replica acknowledged; while none does, 503 + Retry-After.
+//  - Failover under load: kill -9 of the primary, `promote` of a replica (the other replica
+//    re-pointed at it), the sequencer restarted on it: every SCT ever returned has its entry at
+//    its index and timestamp, the fork guard accepts the promoted replica, every STH is
+//    consistent with every other.
+//  - The negative: with asynchronous replication and a lagging replica, the same failover
+//    makes promote refuse and the fork guard stop the sequencer: no fork.
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promoteReplica } from '../../src/cli/promote-replica.js';
+import { parseConfig, type LogConfig } from '../../src/config/config.js';
+import { loadSigner } from '../../src/config/key-file.js';
+import { leafHash } from '../../src/merkle/index.js';
+import type { Sequenced, Submission } from '../../src/queue/submission.js';
+import { ShardSequencer } from '../../src/sequencer/shard-sequencer.js';
+import type { LogSigner } from '../../src/signing/index.js';
+import { ensureMysqlDatabase, migrate, openDatabase } from '../../src/storage/database.js';
+import { HeadWitness } from '../../src/storage/head-witness.js';
+import { LogStorage, type ShardRecord } from '../../src/storage/log-storage.js';
+import { ReplicationConfigError, semiSyncAck } from '../../src/storage/replication.js';
+import { createShard } from '../../src/storage/shard-init.js';
+import { encodeMerkleTreeLeaf } from '../../src/tls/index.js';
+import type { CtError } from '../../src/util/errors.js';
+import { replicatedSet, type MariaDbServer } from '../helpers/mariadb-replication.js';
+import { MYSQL_BASE, writeKey } from '../helpers/services.js';
+import { ISSUERS, syntheticSubmission, verifyWholeTree } from '../helpers/synthetic.js';
+
+const DB = 'ctlog';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+let n = 0;
+
+interface Host {
+  dir: string;
+  signer: LogSigner;
+  config: LogConfig;
+}
+
+function sequencerHost(): Host {
+  const dir = mkdtempSync(join(tmpdir(), 'ctlog-seqhost-'));
+  const keyFile = writeKey(dir, 'repl');
+  const config = parseConfig(
+    { shards: [{ name: 'repl', not_after_start: '2000-01-01T00:00:00Z', not_after_limit: '2100-01-01T00:00:00Z', key: keyFile, roots: '/dev/null' }] },
+    { file: 'test', dataDir: dir },
+  );
+  return { dir, signer: loadSigner(keyFile), config };
+}
+
+async function openLog(server: MariaDbServer): Promise<LogStorage> {
+  await ensureMysqlDatabase(server.url(DB));
+  const storage = new LogStorage(openDatabase({ url: server.url(DB), dataDir: '/tmp' }));
+  await migrate(storage.knex);
+  return storage;
+}
+
+async function sequencerOn(storage: LogStorage, host: Host, shard: ShardRecord, ack: boolean): Promise<ShardSequencer> {
+  const seq = new ShardSequencer(storage, shard, host.signer, {
+    witness: new HeadWitness(host.config.shards[0]!.witnessFile, shard),
+    replicaAck: ack ? await semiSyncAck(storage.knex) : undefined,
+    poolSize: 200,
+    poolPeriodMs: 5,
+    sthIntervalMs: 60_000,
+    clock: Date.now,
+  });
+  await seq.start();
+  return seq;
+}
+
+/** Every returned SCT's entry is in `storage` at its index and timestamp, and is its leaf. */
+async function assertAllIncluded(storage: LogStorage, shard: ShardRecord, answered: Array<{ sub: Submission; r: Sequenced }>): Promise<void> {
+  for (const { sub, r } of answered) {
+    const [e] = await storage.readEntries(shard.id, r.idx, r.idx + 1);
+    assert.ok(e, `entry ${r.idx} of a returned SCT exists`);
+    assert.equal(e.timestamp, r.timestamp, `entry ${r.idx} has the SCT's timestamp`);
+    const leaf = leafHash(encodeMerkleTreeLeaf({ timestamp: r.timestamp, entry: sub.entry, extensions: r.extensions }));
+    assert.deepEqual(Buffer.from(e.leafHash), Buffer.from(leaf), `entry ${r.idx} is the SCT's leaf`);
+  }
+}
+
+test('require_replica_ack on a server that is not a semi-synchronous primary stops at start, naming the settings', async () => {
+  const knex = openDatabase({ url: `${MYSQL_BASE}/mysql`, dataDir: '/tmp' });
+  try {
+    await assert.rejects(semiSyncAck(knex), (e: Error) => e instanceof ReplicationConfigError && /rpl_semi_sync_master_enabled is OFF|binary log is off/.test(e.message) && /docs\/OPERATIONS.md/.test(e.message));
+  } finally {
+    await knex.destroy();
+  }
+});
+
+describe('semi-synchronous acknowledgement', () => {
+  let set: Awaited<ReturnType<typeof replicatedSet>>;
+  let storage: LogStorage;
+  let host: Host;
+  let shard: ShardRecord;
+  before(async () => {
+    set = await replicatedSet(1, 500);
+    storage = await openLog(set.primary);
+    host = sequencerHost();
+    shard = await createShard(storage, 'repl', host.signer, Date.now());
+  });
+  after(async () => {
+    await storage?.knex.destroy();
+    await set?.close();
+  });
+
+  test('SCTs only while a replica acknowledges; 503 + Retry-After while none does; back once it catches up', async () => {
+    const seq = await sequencerOn(storage, host, shard, true);
+    try {
+      const first = Array.from({ length: 20 }, () => syntheticSubmission(n++).sub);
+      const r1 = await seq.add(first, ISSUERS);
+      assert.equal(r1.length, 20);
+
+      // The replica stops acknowledging (its replication stopped): the next batch commits on
+      // the primary after the ack timeout, and its submitters get no SCT.
+      set.replicas[0]!.sql('STOP SLAVE');
+      const lonely = Array.from({ length: 5 }, () => syntheticSubmission(n++).sub);
+      await assert.rejects(seq.add(lonely, []), (e: CtError) => e.status === 503 && e.reason === 'no_replica_ack' && e.retryAfter === 5);
+      // Duplicates of entries that only the primary holds get no SCT either.
+      await assert.rejects(seq.add(lonely.slice(0, 2), []), (e: CtError) => e.reason === 'no_replica_ack');
+
+      // The replica comes back and catches up: the same submissions now get their SCTs.
+      set.replicas[0]!.sql('START SLAVE');
+      await set.primary.waitForReplicas(1);
+      let again: Sequenced[] | undefined;
+      for (let i = 0; i < 50 && !again; i++) {
+        again = await seq.add(lonely, []).catch(() => undefined);
+        if (!again) await sleep(200);
+      }
+      assert.ok(again, 'SCTs once the replica acknowledges again');
+      assert.ok(again.every((r) => r.duplicate), 'the entries committed while no replica acknowledged are the ones answered');
+      assert.equal(await verifyWholeTree(storage, shard), 25);
+    } finally {
+      await seq.stop();
+    }
+  });
+});
+
+describe('failover: kill -9 of the primary under load, promote a replica', () => {
+  let set: Awaited<ReturnType<typeof replicatedSet>>;
+  let host: Host;
+  before(async () => {
+    set = await replicatedSet(2, 2000);
+    host = sequencerHost();
+  });
+  after(async () => set?.close());
+
+  test('every SCT returned before and after is on the promoted replica; the fork guard accepts it; STHs stay consistent', { timeout: 180_000 }, async () => {
+    const primary = await openLog(set.primary);
+    const shard = await createShard(primary, 'repl', host.signer, Date.now());
+    let seq = await sequencerOn(primary, host, shard, true);
+    const answered: Array<{ sub: Submission; r: Sequenced }> = [];
+    let failures = 0;
+    let stop = false;
+    const submitters = Array.from({ length: 8 }, async () => {
+      const retry: Submission[] = [];
+      while (!stop) {
+        const subs = retry.length ? retry.splice(0) : Array.from({ length: 5 }, () => syntheticSubmission(n++).sub);
+        try {
+          const rs = await seq.add(subs, ISSUERS);
+          subs.forEach((sub, i) => answered.push({ sub, r: rs[i]! }));
+        } catch {
+          failures++;
+          retry.push(...subs); // a CA retries what got no SCT
+          await sleep(100);
+        }
+      }
+    });
+    await sleep(2000);
+    const before = answered.length;
+    await set.primary.kill();
+    await sleep(500);
+    const old = seq;
+    await old.stop().catch(() => {});
+    await primary.knex.destroy();
+
+    const lines: string[] = [];
+    await promoteReplica({ replicaUrl: set.replicas[0]!.url(DB), otherReplicas: [set.replicas[1]!.url(DB)], config: host.config, dataDir: host.dir, force: false, progress: (l) => lines.push(l) });
+    assert.ok(lines.some((l) => /shard repl: .*(same head|consistent extension)/.test(l)), lines.join('\n'));
+    await set.replicas[0]!.waitForReplicas(1);
+
+    const promoted = new LogStorage(openDatabase({ url: set.replicas[0]!.url(DB), dataDir: '/tmp' }));
+    try {
+      seq = await sequencerOn(promoted, host, (await promoted.getShard('repl'))!, true);
+      await sleep(2000);
+      stop = true;
+      await Promise.all(submitters);
+      await seq.stop();
+
+      assert.ok(before > 50, `SCTs before the failover (${before})`);
+      assert.ok(answered.length > before, `SCTs after the failover (${answered.length - before})`);
+      await assertAllIncluded(promoted, shard, answered);
+      const size = await verifyWholeTree(promoted, shard); // every stored STH consistent with the one before
+      const idents = new Set((await promoted.readEntries(shard.id, 0, size)).map((e) => Buffer.from(e.identity).toString('hex')));
+      assert.equal(idents.size, size, 'no identity is logged twice');
+      console.log(`# failover: ${before} SCTs before, ${answered.length - before} after, ${failures} failed batches retried, tree size ${size}`);
+    } finally {
+      await promoted.knex.destroy();
+    }
+  });
+});
+
+describe('the negative: asynchronous replication, a lagging replica', () => {
+  let set: Awaited<ReturnType<typeof replicatedSet>>;
+  let host: Host;
+  before(async () => {
+    set = await replicatedSet(1, 500);
+    host = sequencerHost();
+  });
+  after(async () => set?.close());
+
+  test('the same failover makes promote refuse and the fork guard stop the sequencer; nothing forks', { timeout: 120_000 }, async () => {
+    set.primary.sql('SET GLOBAL rpl_semi_sync_master_enabled = OFF');
+    const primary = await openLog(set.primary);
+    const shard = await createShard(primary, 'repl', host.signer, Date.now());
+    const seq = await sequencerOn(primary, host, shard, false);
+    await seq.add(Array.from({ length: 10 }, () => syntheticSubmission(n++).sub), ISSUERS);
+    // The replica falls behind (its replication stops), the primary goes on publishing.
+    await sleep(1000);
+    set.replicas[0]!.sql('STOP SLAVE');
+    await seq.add(Array.from({ length: 10 }, () => syntheticSubmission(n++).sub), ISSUERS);
+    await seq.stop();
+    await primary.knex.destroy();
+    await set.primary.kill();
+
+    const url = set.replicas[0]!.url(DB);
+    set.replicas[0]!.sql('START SLAVE SQL_THREAD');
+    await assert.rejects(
+      promoteReplica({ replicaUrl: url, otherReplicas: [], config: host.config, dataDir: host.dir, force: false, progress: () => {} }),
+      /not promoted: this replica lacks tree heads the log published[\s\S]*size 10, .* is behind the published head .*size 20/,
+    );
+    await promoteReplica({ replicaUrl: url, otherReplicas: [], config: host.config, dataDir: host.dir, force: true, progress: () => {} });
+    const promoted = new LogStorage(openDatabase({ url, dataDir: '/tmp' }));
+    try {
+      const rec = (await promoted.getShard('repl'))!;
+      await assert.rejects(sequencerOn(promoted, host, rec, false), /fork guard: shard repl: the database's tree head \(size 10, .*\) is behind the published head .*\(size 20, /);
+      assert.equal((await promoted.currentHead(rec.id)).treeSize, 10, 'nothing was signed on the lagging replica');
+    } finally {
+      await promoted.knex.destroy();
+    }
+  });
+});

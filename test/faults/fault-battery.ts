@@ -348,7 +348,7 @@ export class FaultBattery {
       for (const p of procs) if (!p.up) notes.push(`${p.name} is not running at the end; last output: ${p.lastOutput().slice(-400)}`);
       const no503ra = [...load.answers].filter(([k]) => /without Retry-After/.test(k)).reduce((a, [, v]) => a + v, 0);
       if (no503ra) notes.push(`${no503ra} 503/429 answers without Retry-After`);
-      if (check.wentBackwards) notes.push(`the read server showed a smaller tree after a larger one ${check.wentBackwards} time(s)`);
+      if (check.wentBackwards) notes.push(`a read server showed a smaller tree after a larger one had been shown ${check.wentBackwards} time(s) (not a fork: a prefix of the final tree)`);
       notes.push(`offered ${o.rate}/s; ${Math.round(load.issued / wallS)}/s started on average over ${wallS.toFixed(0)} s${name === 'rollback' ? ' (pauses included)' : ''}`);
       if (load.heldBackMs >= 100) notes.push(`new submissions held back for ${(load.heldBackMs / 1000).toFixed(1)} s at ${o.maxInFlight} in flight`);
       if (check.unanswered) notes.push(`${check.unanswered} submissions never got an SCT within ${o.drainMs / 1000} s of retries after the load`);

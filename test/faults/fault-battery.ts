@@ -194,7 +194,9 @@ export class FaultBattery {
     const log = (s: string) => o.log(`[${name}] ${s}`);
     // Two restarts: the load goes on for a gap after the second, so that the new job ids
     // (counting from 1 again) reach those of the jobs lost in it while their clients retry.
-    const extraS = name === 'two Redis restarts' ? 2 * o.redisGapS : 0;
+    // Two sequencers: twice the load, so that they contend for the shard long enough for a
+    // race between them to show.
+    const extraS = name === 'two Redis restarts' ? 2 * o.redisGapS : name === 'two sequencers' ? o.loadS : 0;
     const poolSize = Math.ceil(o.rate * (o.loadS + extraS + (name === 'rollback' ? o.loadS / 2 + 8 : 0)) * 1.1) + 50;
     const t0 = performance.now();
     const chains = generateChains(poolSize);
@@ -286,13 +288,7 @@ export class FaultBattery {
           while (Date.now() < phase2 && !d.sequencer.halted) await sleep(100);
           await started;
           if (d.sequencer.halted) {
-            const line = /[^\n]*fork[ -]guard[^\n]*/i.exec(d.sequencer.halted.tail)?.[0] ?? d.sequencer.halted.tail.slice(-500);
-            forkGuardError = line;
-            try {
-              forkGuardError = String((JSON.parse(line) as { err?: unknown }).err ?? line); // a JSON log line
-            } catch {
-              // a plain line
-            }
+            forkGuardError = forkGuardLine(d.sequencer.halted.tail);
             rollback = 'stopped as required';
             log(`the sequencer stopped: ${forkGuardError}`);
             // The error must name both heads: the published one (>= sizeBefore) and the database's.
@@ -345,7 +341,11 @@ export class FaultBattery {
         if (!cameBackAfterRestore) rollback = 'did not come back after the newer data was restored';
         else if (rollback !== 'stopped as required' && (check.sthConflicts > 0 || check.lost > 0)) rollback = 'forked';
       }
-      for (const p of procs) if (!p.up) notes.push(`${p.name} is not running at the end; last output: ${p.lastOutput().slice(-400)}`);
+      for (const p of procs) {
+        if (p.up) continue;
+        if (p.halted) notes.push(`${p.name} stopped with a fork-guard error (not restarted): ${forkGuardLine(p.halted.tail).slice(0, 900)}`);
+        else notes.push(`${p.name} is not running at the end; last output: ${p.lastOutput().slice(-400)}`);
+      }
       const no503ra = [...load.answers].filter(([k]) => /without Retry-After/.test(k)).reduce((a, [, v]) => a + v, 0);
       if (no503ra) notes.push(`${no503ra} 503/429 answers without Retry-After`);
       if (check.wentBackwards) notes.push(`a read server showed a smaller tree after a larger one had been shown ${check.wentBackwards} time(s) (not a fork: a prefix of the final tree)`);
@@ -375,6 +375,16 @@ export class FaultBattery {
       } else if (Date.now() - since >= quietMs) return;
       await sleep(100);
     }
+  }
+}
+
+/** The fork-guard error in a process's last output (from a JSON log line or a plain one). */
+function forkGuardLine(tail: string): string {
+  const line = /[^\n]*fork[ -]guard[^\n]*/i.exec(tail)?.[0] ?? tail.slice(-500);
+  try {
+    return String((JSON.parse(line) as { err?: unknown }).err ?? line);
+  } catch {
+    return line; // a plain line
   }
 }
 

@@ -12,6 +12,7 @@ import { exitOf, waitUntil } from './wait.js';
 export class PrivateMariaDb {
   private proc: ChildProcess | undefined;
   readonly datadir: string;
+  private readonly tmpdir: string;
   private readonly logFile: string;
 
   private constructor(
@@ -19,6 +20,7 @@ export class PrivateMariaDb {
     readonly port: number,
   ) {
     this.datadir = join(dir, 'mariadb');
+    this.tmpdir = join(dir, 'mariadb-tmp');
     this.logFile = join(dir, 'mariadb.log');
   }
 
@@ -26,7 +28,10 @@ export class PrivateMariaDb {
   static async create(dir: string): Promise<PrivateMariaDb> {
     const db = new PrivateMariaDb(dir, await freePort());
     mkdirSync(db.datadir, { recursive: true });
-    const r = spawnSync('mariadb-install-db', ['--no-defaults', `--datadir=${db.datadir}`, '--user=root', '--auth-root-authentication-method=normal', '--skip-test-db'], {
+    mkdirSync(db.tmpdir, { recursive: true });
+    // Its own tmpdir: other tests install and run MariaDB servers at the same time, and
+    // nothing of this one should share /tmp with them.
+    const r = spawnSync('mariadb-install-db', ['--no-defaults', `--datadir=${db.datadir}`, `--tmpdir=${db.tmpdir}`, '--user=root', '--auth-root-authentication-method=normal', '--skip-test-db'], {
       encoding: 'utf8',
     });
     if (r.status !== 0) throw new Error(`mariadb-install-db failed (${r.status ?? r.error?.message}): ${r.stderr}${r.stdout}`);
@@ -56,6 +61,7 @@ export class PrivateMariaDb {
       [
         '--no-defaults',
         `--datadir=${this.datadir}`,
+        `--tmpdir=${this.tmpdir}`,
         `--port=${this.port}`,
         '--bind-address=127.0.0.1',
         `--socket=${join(this.dir, 'mariadb.sock')}`,

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { loadConfig, type LogConfig } from '../config/config.js';
 import { loadRoots } from '../config/roots.js';
+import { MISSING_QUEUE_KEY } from '../config/queue-key.js';
 import { RedisRateLimiter, TokenBucketRateLimiter, createCtfe } from '../ctfe/index.js';
 import { parseListen, sendError, sendJson } from '../http/respond.js';
 import type { ShardRuntime } from '../http/shard-runtime.js';
@@ -30,6 +31,11 @@ export interface StartOptions {
   databaseUrl?: string;
   redisUrl?: string;
   redisPrefix?: string;
+  /**
+   * The key that authenticates queue messages between the CTFE and the sequencer; required
+   * with redisUrl when this process runs either (src/config/queue-key.ts loads it).
+   */
+  queueKey?: readonly Uint8Array[];
   /** Create shards missing from the database (explicit; the embedded default does it on first run). */
   createShards?: boolean;
   /** Run migrations at startup (serve does; split processes leave it to `ctlog migrate`). */
@@ -56,6 +62,7 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
   if (o.roles.length < 3 && (!o.redisUrl || !o.databaseUrl)) {
     throw new Error(`ctlog ${o.roles.join('+')} as a separate process needs --database and --redis (or CTLOG_DATABASE_URL and CTLOG_REDIS_URL); use \`ctlog serve\` for one process`);
   }
+  if (o.redisUrl && !o.queueKey && (o.roles.includes('ctfe') || o.roles.includes('sequencer'))) throw new Error(MISSING_QUEUE_KEY);
   if (embedded && o.roles.includes('sequencer')) {
     const generated = ensureKeys(loadConfig(o.configFile, o.dataDir), log);
     if (generated.length) log.info('generated shard keys on first run', { keys: generated });
@@ -88,8 +95,19 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
       // Loaded only with Redis: BullMQ costs ~0.7 s of start-up (docs/PERFORMANCE.md), which the
       // embedded default does not need.
       const { BullSubmissionConsumer, BullSubmissionQueue } = await import('../queue/bullmq-queue.js');
-      if (o.roles.includes('ctfe')) queue = new BullSubmissionQueue({ redisUrl: o.redisUrl, prefix: o.redisPrefix });
-      if (o.roles.includes('sequencer')) consumer = new BullSubmissionConsumer({ redisUrl: o.redisUrl, prefix: o.redisPrefix });
+      if (o.roles.includes('ctfe')) queue = new BullSubmissionQueue({ redisUrl: o.redisUrl, prefix: o.redisPrefix, queueKey: o.queueKey! });
+      if (o.roles.includes('sequencer')) {
+        consumer = new BullSubmissionConsumer({
+          redisUrl: o.redisUrl,
+          prefix: o.redisPrefix,
+          queueKey: o.queueKey!,
+          onRefused: ({ shard, err }) => {
+            // Someone wrote to Redis who is not a CTFE of this log, or the keys differ.
+            log.warn('refused an unauthenticated queue message; nothing of it was sequenced', { shard, err: err.message });
+            metrics.refusedMessages.inc({ shard });
+          },
+        });
+      }
     } else {
       const q = new InProcessQueue();
       queue = q;
@@ -112,6 +130,11 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
         onBatchError: (b) => {
           log.warn('batch failed; its submitters got 503 and retry', { shard: b.shard, submissions: b.submissions, err: (b.err as { code?: string }).code ?? b.err.message.slice(0, 200) });
           metrics.sequencedEntries.inc({ shard: b.shard, reason: 'batch_failed' }, b.submissions);
+        },
+        onEntryRefused: (r) => {
+          // A CTFE and a sequencer that rebuild entries differently (a rolling deploy), or a bug.
+          log.warn('refused an entry whose stored row would not rebuild to its signed leaf', { shard: r.shard, err: r.err.message });
+          metrics.sequencedEntries.inc({ shard: r.shard, reason: 'not_reproducible' });
         },
         onCommit: (c) => {
           metrics.batchSize.observe({ shard: c.shard }, c.added);
@@ -245,7 +268,9 @@ function operatorApp(d: { storage: LogStorage; shards: ShardRuntime[]; metrics: 
       await d.storage.listShards();
       sendJson(res, 200, { ok: true });
     } catch (err) {
-      sendJson(res, 503, { ok: false, error: `database: ${(err as Error).message}` });
+      // The driver's text (host names, users, statements) is for the log, not for clients.
+      d.log.warn('readiness check: database unavailable', { err: (err as { code?: string }).code ?? (err as Error).message });
+      sendJson(res, 503, { ok: false, error: 'database unavailable' });
     }
   });
   app.get('/healthz', async (_req, res) => {
@@ -265,7 +290,8 @@ function operatorApp(d: { storage: LogStorage; shards: ShardRuntime[]; metrics: 
         shards[s.config.name] = { tree_size: head.treeSize, sth_age_ms: age, ok: fresh };
       } catch (err) {
         ok = false;
-        shards[s.config.name] = { ok: false, error: (err as Error).message };
+        d.log.warn('health check: database unavailable', { shard: s.config.name, err: (err as { code?: string }).code ?? (err as Error).message });
+        shards[s.config.name] = { ok: false, error: 'database unavailable' };
       }
     }
     sendJson(res, ok ? 200 : 503, { ok, shards });

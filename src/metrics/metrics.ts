@@ -50,6 +50,12 @@ export class Metrics {
     labelNames: ['shard', 'reason'] as const,
     registers: [this.registry],
   });
+  readonly refusedMessages = new Counter({
+    name: 'ctlog_queue_messages_refused_total',
+    help: 'Queue messages the sequencer refused because they did not authenticate under the queue key (nothing of them was sequenced).',
+    labelNames: ['shard'] as const,
+    registers: [this.registry],
+  });
   readonly treeSize = new Gauge({
     name: 'ctlog_tree_size',
     help: 'Size of the latest signed tree head.',

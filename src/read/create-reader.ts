@@ -16,6 +16,7 @@ import { queryOf } from './query-params.js';
 import { getEntries, getEntryAndProof, getProofByHash, getRoots, getSth, getSthConsistency, type Rfc6962Context } from './rfc6962-endpoints.js';
 import { ShardReader } from './shard-reader.js';
 import { checkpoint, issuer, tile } from './static-ct-endpoints.js';
+import type { LeafRebuilders } from '../x509/index.js';
 
 /** Memory bounds of the read path's caches; everything cached is immutable. */
 export interface ReadCacheOptions {
@@ -45,6 +46,8 @@ export interface ReadDeps {
    */
   headTtlMs?: number;
   cache?: ReadCacheOptions;
+  /** The leaf rebuild code (src/x509/leaf-rebuild.ts); tests inject other versions. @defaultValue LEAF_REBUILDERS */
+  rebuilders?: LeafRebuilders;
 }
 
 export interface Reader {
@@ -106,8 +109,9 @@ export function createReader(deps: ReadDeps): Reader {
     pageCacheBytes: c.pageBytes ?? 256 * MiB,
     dataTileCacheBytes: c.dataTileBytes ?? 64 * MiB,
     maxConcurrentBuilds: c.maxConcurrentBuilds ?? 8,
+    rebuilders: deps.rebuilders,
   });
-  const ctx: Rfc6962Context = { pages, issuers };
+  const ctx: Rfc6962Context = { pages, issuers, rebuilders: deps.rebuilders };
   // Longest prefix first, so /logs/2027h1 wins over /logs.
   const mounted: Mounted[] = deps.shards
     .map((rt) => ({

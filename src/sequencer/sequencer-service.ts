@@ -18,6 +18,7 @@ export interface SequencerServiceOptions {
   onFatal?: SequencerOptions['onFatal'];
   onCommit?: SequencerOptions['onCommit'];
   onBatchError?: SequencerOptions['onBatchError'];
+  onEntryRefused?: SequencerOptions['onEntryRefused'];
   /** log.require_replica_ack: SCTs only for commits a replica acknowledged. */
   requireReplicaAck?: boolean;
 }
@@ -52,6 +53,7 @@ export async function startSequencers(o: SequencerServiceOptions): Promise<Seque
       onFatal: o.onFatal,
       onCommit: o.onCommit,
       onBatchError: o.onBatchError,
+      onEntryRefused: o.onEntryRefused,
     });
     await seq.start();
     sequencers.set(cfg.name, seq);

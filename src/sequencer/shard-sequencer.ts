@@ -23,7 +23,9 @@ import { WitnessError, type HeadWitness } from '../storage/head-witness.js';
 import type { ReplicaAck } from '../storage/replication.js';
 import { ShardNotActiveError, StaleHeadError, type LogStorage, type ShardRecord, type TreeHead } from '../storage/log-storage.js';
 import { checkForkGuard, ForkGuardError } from '../storage/fork-guard.js';
+import type { LeafRebuilders } from '../x509/index.js';
 import { FatalSequencerError } from './fatal-error.js';
+import { LeafCheck } from './leaf-check.js';
 import { sequenceBatch, type Placement } from './sequence-batch.js';
 
 export { FatalSequencerError };
@@ -60,6 +62,10 @@ export interface SequencerOptions {
   onCommit?: (info: { shard: string; added: number; duplicates: number; treeSize: number; seconds: number }) => void;
   /** Called when a batch fails and its waiters get a 503 (per-batch error; the sequencer goes on). */
   onBatchError?: (info: { shard: string; submissions: number; err: Error }) => void;
+  /** Called for each submission refused because its row would not rebuild to its entry (leaf-check.ts). */
+  onEntryRefused?: (info: { shard: string; err: CtError }) => void;
+  /** The leaf rebuild code (src/x509/leaf-rebuild.ts); tests inject other versions. */
+  rebuilders?: LeafRebuilders;
 }
 
 interface Waiter {
@@ -91,7 +97,12 @@ export class ShardSequencer {
     private readonly shard: ShardRecord,
     private readonly signer: LogSigner,
     private readonly opts: SequencerOptions,
-  ) {}
+  ) {
+    this.leafCheck = new LeafCheck(storage, { rebuilders: opts.rebuilders });
+  }
+
+  /** Every new row must rebuild to the leaf that is signed (docs/OPERATIONS.md "Trust boundary"). */
+  private readonly leafCheck: LeafCheck;
 
   get treeHead(): TreeHead {
     return this.head;
@@ -137,6 +148,7 @@ export class ShardSequencer {
       const k = hex(i.fingerprint);
       if (!this.knownIssuers.has(k)) this.pendingIssuers.set(k, i);
     }
+    this.leafCheck.learn(issuers);
     const ps = subs.map(
       (sub) =>
         new Promise<Sequenced>((resolve, reject) => {
@@ -245,14 +257,30 @@ export class ShardSequencer {
     const stored = unknown.length ? await this.storage.findByIdentities(this.shard.id, unknown) : new Map<string, Placement>();
     for (const [k, v] of stored) known.set(k, v);
 
+    // The trust guard (leaf-check.ts): a new entry whose row would not rebuild to the entry
+    // to be signed is refused alone, before it gets an index.
+    const fresh = batch.filter((w) => !known.has(hex(w.sub.identity)));
+    const chains = await this.leafCheck.chains(fresh.map((w) => w.sub));
+    const refused = new Map<string, CtError>();
+    for (const w of fresh) {
+      const k = hex(w.sub.identity);
+      if (refused.has(k)) continue;
+      const no = this.leafCheck.refusal(w.sub, chains);
+      if (no) refused.set(k, no);
+    }
+    const accepted = refused.size ? batch.filter((w) => !refused.has(hex(w.sub.identity))) : batch;
+
     // 2. The pure step: indexes, leaves, tiles and the new head (sequence-batch.ts).
     const size0 = this.head.treeSize;
     const next = sequenceBatch(
       { head: this.head, edge: this.edge, minTimestamp: this.minTimestamp },
-      batch.map((w) => w.sub),
+      accepted.map((w) => w.sub),
       known,
       this.opts.clock(),
+      this.leafCheck.version,
     );
+    // What is stored must serve what is signed: a row that does not rebuild fails the batch.
+    this.leafCheck.verify(next.entries, next.entries.map((e) => e.leafHash), chains);
 
     // 3. Commit, conditional on the head we extend (invariant 2), then record the new head
     // outside the database before anything of it is released (the fork guard).
@@ -272,10 +300,17 @@ export class ShardSequencer {
 
     // 4. Only now sign the SCTs and answer (invariant 1). Each answer names its submission.
     for (const [k, v] of next.assigned) this.remember(k, v);
-    batch.forEach((w, i) => {
-      const a = next.answers[i]!;
+    let j = 0; // answers follow `accepted`: the batch in order, without the refused
+    for (const w of batch) {
+      const no = refused.size ? refused.get(hex(w.sub.identity)) : undefined;
+      if (no) {
+        w.reject(no);
+        this.opts.onEntryRefused?.({ shard: this.shard.name, err: no });
+        continue;
+      }
+      const a = next.answers[j++]!;
       w.resolve(this.sct(w.sub, a.idx, a.timestamp, a.duplicate));
-    });
+    }
     for (const [k, v] of stored) this.remember(k, v);
     return next.entries.length;
   }

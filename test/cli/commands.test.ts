@@ -2,7 +2,7 @@
 // status`, `loglist`, `demo-chain`, and the exit codes and messages of mistakes.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createHash, createPublicKey } from 'node:crypto';
+import { createHash, createPublicKey, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -136,6 +136,8 @@ describe('ctlog operator commands', () => {
     { scenario: 'bad config field', args: () => { const f = join(dir, 'bad.yaml'); writeFileSync(f, 'shards:\n  - { name: a, not_after_start: soon, not_after_limit: 2027-07-01T00:00:00Z }\n'); return ['loglist', '--config', f]; }, code: 2, message: /bad configuration: .*not_after_start: must be an RFC 3339 UTC time/ },
     { scenario: 'shard without a subcommand', args: () => ['shard', '--config', config], code: 2, message: /shard needs a subcommand/ },
     { scenario: 'split process without a database', args: () => ['ctfe', '--config', config, '--data', join(dir, 'data')], code: 2, message: /needs --database and --redis/ },
+    { scenario: 'ctfe on Redis without a queue key', args: () => ['ctfe', '--config', config, '--data', join(dir, 'no-key'), '--database', 'mysql://root@127.0.0.1:1/ctlog', '--redis', 'redis://127.0.0.1:1'], code: 2, message: /need a queue key: Redis is not trusted to say what gets signed; generate one with `openssl rand -hex 32`/ },
+    { scenario: 'sequencer with a short queue key', args: () => { const f = join(dir, 'short.key'); writeFileSync(f, 'abcd'); return ['sequencer', '--config', config, '--database', 'mysql://root@127.0.0.1:1/ctlog', '--redis', 'redis://127.0.0.1:1', '--queue-key-file', f]; }, code: 2, message: /short\.key has 2 bytes, at least 32 are needed/ },
     { scenario: 'unknown shard subcommand', args: () => ['shard', 'frobnicate', '--config', config], code: 2, message: /unknown shard subcommand "frobnicate"; expected status \| create/ },
     { scenario: 'shard create without a name', args: () => ['shard', 'create', '--config', config], code: 2, message: /name a shard .* or pass --all/ },
     { scenario: 'shard create of an unknown shard', args: () => ['shard', 'create', 'nope', '--config', config], code: 2, message: /no shard named nope in .* \(it has t2027h1, t2027h2\)/ },
@@ -143,7 +145,7 @@ describe('ctlog operator commands', () => {
     { scenario: 'malformed --redis', args: () => ['ctfe', '--redis', 'localhost:6379'], code: 2, message: /option '--redis <url>' .* is invalid\. expected redis:\/\/ or rediss:\/\// },
     { scenario: 'malformed --listen', args: () => ['serve', '--listen', '6962'], code: 2, message: /option '--listen <host:port>' .* is invalid\. expected HOST:PORT/ },
     { scenario: 'database refuses connections', args: () => ['migrate', '--database', 'mysql://root@127.0.0.1:1/ctlog'], code: 1, message: /^ctlog: cannot reach the database at 127\.0\.0\.1:1 \(ECONNREFUSED\): check --database \/ CTLOG_DATABASE_URL, and that MariaDB is running\n$/ },
-    { scenario: 'Redis refuses connections', args: () => ['sequencer', '--config', config, '--data', join(dir, 'data'), '--database', 'mysql://root@127.0.0.1:3306/ctlog_no_such_db', '--redis', 'redis://127.0.0.1:1'], code: 1, message: /^ctlog: cannot reach Redis at 127\.0\.0\.1:1 \(ECONNREFUSED\): check --redis \/ CTLOG_REDIS_URL, and that Redis is running\n$/ },
+    { scenario: 'Redis refuses connections', args: () => { const f = join(dir, 'queue.key'); writeFileSync(f, randomBytes(32).toString('hex')); return ['sequencer', '--config', config, '--data', join(dir, 'data'), '--database', 'mysql://root@127.0.0.1:3306/ctlog_no_such_db', '--redis', 'redis://127.0.0.1:1', '--queue-key-file', f]; }, code: 1, message: /^ctlog: cannot reach Redis at 127\.0\.0\.1:1 \(ECONNREFUSED\): check --redis \/ CTLOG_REDIS_URL, and that Redis is running\n$/ },
     { scenario: 'database that does not exist', args: () => ['shard', 'status', '--config', config, '--database', 'mysql://root@127.0.0.1:3306/ctlog_no_such_db'], code: 1, message: /^ctlog: Unknown database 'ctlog_no_such_db': run `ctlog migrate` first/ },
   ];
   // commander answers --help before any action runs: nothing is created, migrated or served.

@@ -63,6 +63,8 @@ export function prepareDir(rsaRootPem: string, baseUrl = 'http://127.0.0.1:6962'
   writeRoots(roots, rsaRootPem);
   const config = join(dir, 'shards.yaml');
   writeFileSync(config, shardsYaml(roots, baseUrl));
+  // The queue key the split processes share (they share this data directory).
+  writeFileSync(join(data, 'queue.key'), randomBytes(32).toString('hex'), { mode: 0o600 });
   return { dir, config, data };
 }
 

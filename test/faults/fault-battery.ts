@@ -6,6 +6,7 @@
 // (supervised.ts). Under a fixed-rate load of CA-like clients (load.ts) and a monitor of tree
 // heads (monitor.ts) it injects one fault, lets the load finish, and checks every SCT and
 // every tree head seen (check-case.ts).
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -159,6 +160,8 @@ export class FaultBattery {
     const [ctfePort, readPort] = [await freePort(), await freePort()];
     const config = join(dir, 'shards.yaml');
     writeFileSync(config, shardsYaml(`http://127.0.0.1:${ctfePort}`));
+    // The queue key the ctfe and the sequencers share (they read <data>/queue.key).
+    writeFileSync(join(data, 'queue.key'), randomBytes(32).toString('hex'), { mode: 0o600 });
     const db = `faults_${n}_${Date.now().toString(36)}`;
     const common = ['--config', config, '--data', data, '--database', this.mariadb.url(db)];
     const queue = ['--redis', this.redis.url, '--redis-prefix', `faults-${n}`];

@@ -66,6 +66,8 @@ export interface SequencerOptions {
   onEntryRefused?: (info: { shard: string; err: CtError }) => void;
   /** The leaf rebuild code (src/x509/leaf-rebuild.ts); tests inject other versions. */
   rebuilders?: LeafRebuilders;
+  /** Called once when the shard stops accepting (its database state left 'active'); not an error of the process. */
+  onRetired?: (info: { shard: string; head: TreeHead }) => void;
 }
 
 interface Waiter {
@@ -89,6 +91,7 @@ export class ShardSequencer {
   private readonly recent = new Map<string, Placement>();
   private stopped = false;
   private fatal: Error | undefined;
+  private retired = false;
   /** The last replica check failed: ask again before committing more (nothing more should sit on one machine). */
   private replicaLost = false;
 
@@ -108,6 +111,11 @@ export class ShardSequencer {
     return this.head;
   }
 
+  /** True once the shard left 'active' under this sequencer (see retire()). */
+  get isRetired(): boolean {
+    return this.retired;
+  }
+
   /** Loads the tree head and right edge from the database; fatal if they disagree. */
   async start(): Promise<void> {
     if (!equal(this.signer.logId, this.shard.logId)) {
@@ -120,8 +128,11 @@ export class ShardSequencer {
   }
 
   private async reload(): Promise<void> {
-    const head = await this.storage.currentHead(this.shard.id);
-    this.minTimestamp = await this.guard(() => checkForkGuard(this.storage, this.shard, this.opts.witness, head, { record: true })).then((v) => v.minTimestamp);
+    // The guard loads the record before it reads the database head: read the other way
+    // round, another sequencer's commit and record in between would look like a rollback.
+    const v = await this.guard(() => checkForkGuard(this.storage, this.shard, this.opts.witness, () => this.storage.currentHead(this.shard.id), { record: true }));
+    const head = v.db;
+    this.minTimestamp = v.minTimestamp;
     const want = rightEdgeTiles(head.treeSize);
     const tiles = await this.storage.readTiles(this.shard.id, want);
     let edge: RightEdge;
@@ -141,6 +152,7 @@ export class ShardSequencer {
 
   /** Adds submissions to the pool; resolves each with its SCT data after its commit. */
   add(subs: Submission[], issuers: Issuer[]): Promise<Sequenced[]> {
+    if (this.retired) return Promise.reject(this.notAccepting());
     if (this.fatal || this.stopped) {
       return Promise.reject(new CtError(503, 'sequencer_stopped', `the sequencer of shard ${this.shard.name} is stopped; retry later`, { retryAfter: 5 }));
     }
@@ -199,8 +211,9 @@ export class ShardSequencer {
         return;
       } catch (err) {
         if (err instanceof FatalSequencerError) return this.die(err, batch);
-        // Frozen or read-only under us: this sequencer's work on the shard is over.
-        if (err instanceof ShardNotActiveError) return this.die(new FatalSequencerError(err.message, { cause: err }), batch);
+        // Read-only or frozen under us: this sequencer's work on the shard is over, and the
+        // process goes on with its other shards.
+        if (err instanceof ShardNotActiveError) return this.retireWith(batch);
         const stale = err instanceof StaleHeadError;
         if (err instanceof CtError) {
           // An answer already chosen for the submitters (no replica acknowledges): no reload needed.
@@ -255,7 +268,13 @@ export class ShardSequencer {
       else unknown.push(w.sub.identity);
     }
     const stored = unknown.length ? await this.storage.findByIdentities(this.shard.id, unknown) : new Map<string, Placement>();
-    for (const [k, v] of stored) known.set(k, v);
+    for (const [k, v] of stored) {
+      // An entry beyond the head this sequencer checked and recorded (another writer's
+      // commit, or an ambiguous commit of ours whose reload failed) must not be answered
+      // before the guard has seen, and the record holds, a head that covers it.
+      if (v.idx >= this.head.treeSize) throw new StaleHeadError(`shard ${this.shard.name}: entry ${v.idx} is beyond the checked head of size ${this.head.treeSize}`);
+      known.set(k, v);
+    }
 
     // The trust guard (leaf-check.ts): a new entry whose row would not rebuild to the entry
     // to be signed is refused alone, before it gets an index.
@@ -370,7 +389,7 @@ export class ShardSequencer {
 
   /** Signs a fresh STH over the same tree when nothing was committed for a while. */
   private async refreshIdleHead(every: number): Promise<void> {
-    if (this.flushing || this.stopped || this.fatal || this.pool.length) return;
+    if (this.flushing || this.stopped || this.retired || this.fatal || this.pool.length) return;
     if (this.opts.clock() - this.head.timestamp < every) return;
     await this.exclusive(async () => {
       try {
@@ -380,13 +399,36 @@ export class ShardSequencer {
         this.head = head;
       } catch (err) {
         if (err instanceof FatalSequencerError) return this.die(err, []);
-        if (err instanceof ShardNotActiveError) return this.die(new FatalSequencerError(err.message, { cause: err }), []);
+        if (err instanceof ShardNotActiveError) return this.retireWith([]);
         await this.reload().catch((reloadErr: unknown) => {
           // A transient error is retried at the next tick; a fatal one stops us now.
           if (reloadErr instanceof FatalSequencerError) this.die(reloadErr, []);
         });
       }
     });
+  }
+
+  /**
+   * The shard left 'active' (the database says so): stop re-signing, refuse what is pooled
+   * and what comes with 403. What was committed before the state changed is in the tree;
+   * what was not never will be (every commit is conditional on the state). Idempotent.
+   */
+  retire(): void {
+    this.retireWith([]);
+  }
+
+  private retireWith(batch: Waiter[]): void {
+    clearInterval(this.sthTimer);
+    clearTimeout(this.poolTimer);
+    const first = !this.retired;
+    this.retired = true;
+    const e = this.notAccepting();
+    for (const w of [...batch, ...this.pool.splice(0)]) w.reject(e);
+    if (first) this.opts.onRetired?.({ shard: this.shard.name, head: this.head });
+  }
+
+  private notAccepting(): CtError {
+    return new CtError(403, 'shard_not_active', `shard ${this.shard.name} is no longer active and accepts no new entries`);
   }
 
   /** Commits what is pooled, then stops taking submissions. */

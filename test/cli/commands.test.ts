@@ -1,5 +1,6 @@
 // The operator commands as an operator runs them: `ctlog keygen`, `shard create`, `shard
-// status`, `loglist`, `demo-chain`, and the exit codes and messages of mistakes.
+// status`, `loglist`, `demo-chain`, the flags of `monitor` and `load`, and the exit codes and
+// messages of mistakes.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash, createPublicKey, randomBytes } from 'node:crypto';
@@ -147,9 +148,18 @@ describe('ctlog operator commands', () => {
     { scenario: 'database refuses connections', args: () => ['migrate', '--database', 'mysql://root@127.0.0.1:1/ctlog'], code: 1, message: /^ctlog: cannot reach the database at 127\.0\.0\.1:1 \(ECONNREFUSED\): check --database \/ CTLOG_DATABASE_URL, and that MariaDB is running\n$/ },
     { scenario: 'Redis refuses connections', args: () => { const f = join(dir, 'queue.key'); writeFileSync(f, randomBytes(32).toString('hex')); return ['sequencer', '--config', config, '--data', join(dir, 'data'), '--database', 'mysql://root@127.0.0.1:3306/ctlog_no_such_db', '--redis', 'redis://127.0.0.1:1', '--queue-key-file', f]; }, code: 1, message: /^ctlog: cannot reach Redis at 127\.0\.0\.1:1 \(ECONNREFUSED\): check --redis \/ CTLOG_REDIS_URL, and that Redis is running\n$/ },
     { scenario: 'database that does not exist', args: () => ['shard', 'status', '--config', config, '--database', 'mysql://root@127.0.0.1:3306/ctlog_no_such_db'], code: 1, message: /^ctlog: Unknown database 'ctlog_no_such_db': run `ctlog migrate` first/ },
+    { scenario: 'monitor with no log', args: () => ['monitor', '--once'], code: 2, message: /no log to watch: give --log URL,KEY or --log-list FILE/ },
+    { scenario: 'monitor --log without a key', args: () => ['monitor', '--log', 'https://ct.example.org/2027h1/'], code: 2, message: /want URL,KEY\[,mmd=SECONDS\]\[,frozen\]/ },
+    { scenario: 'monitor --log with a bad key', args: () => ['monitor', '--log', 'https://ct.example.org/2027h1/,nokey'], code: 2, message: /neither base64 DER nor a readable PEM file/ },
+    { scenario: 'monitor --interval 0', args: () => ['monitor', '--interval', '0'], code: 2, message: /option '--interval <seconds>' argument '0' is invalid\. expected a positive number of seconds/ },
+    { scenario: 'monitor --log-list that is not a log list', args: () => ['monitor', '--log-list', config], code: 2, message: /is not JSON/ },
+    { scenario: 'load without --url', args: () => ['load', '--demo-ca'], code: 2, message: /required option '--url <url>' not specified/ },
+    { scenario: 'load without a test CA', args: () => ['load', '--url', 'http://127.0.0.1:1/x/'], code: 2, message: /no test CA: give --ca-cert and --ca-key, or --demo-ca/ },
+    { scenario: 'load with a bad mix', args: () => ['load', '--url', 'http://127.0.0.1:1/x/', '--demo-ca', '--mix', 'add-chain=1,bogus=2'], code: 2, message: /want NAME=WEIGHT,\.\.\. with NAME add-chain, add-pre-chain or psc/ },
+    { scenario: 'load with a bad duration', args: () => ['load', '--url', 'http://127.0.0.1:1/x/', '--duration', 'soon'], code: 2, message: /option '--duration <seconds\|forever>' argument 'soon' is invalid/ },
   ];
   // commander answers --help before any action runs: nothing is created, migrated or served.
-  const everyCommand = [['serve'], ['ctfe'], ['sequencer'], ['read'], ['migrate'], ['shard'], ['shard', 'status'], ['shard', 'create'], ['keygen'], ['loglist'], ['demo-chain']];
+  const everyCommand = [['serve'], ['ctfe'], ['sequencer'], ['read'], ['migrate'], ['shard'], ['shard', 'status'], ['shard', 'create'], ['keygen'], ['loglist'], ['monitor'], ['load'], ['demo-chain']];
   test('--help on every command prints its usage and acts on nothing', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'ctlog-help-'));
     try {

@@ -38,6 +38,9 @@ export function shardsYaml(rootsDir: string, baseUrl: string): string {
     prefix: /${name}
     not_after_start: ${SHARD_WINDOWS[name].start}
     not_after_limit: ${SHARD_WINDOWS[name].limit}
+    # The old shard's window closed long ago: keep it active (it takes the real old certificates)
+    # instead of letting the automatic rule make it read-only a week after its limit.
+    read_only_grace_days: 3650
 `;
   return `log:
   base_url: ${baseUrl}

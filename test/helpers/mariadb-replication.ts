@@ -25,8 +25,9 @@ export class MariaDbServer {
   /** A fresh server (mariadb-install-db), started, ready for replication in either role. */
   static async create(root: string, name: string, serverId: number, ackTimeoutMs: number): Promise<MariaDbServer> {
     const s = new MariaDbServer(name, join(root, name), await freePort(), serverId, ackTimeoutMs);
-    mkdirSync(s.dir, { recursive: true });
-    const r = spawnSync('mariadb-install-db', ['--no-defaults', `--datadir=${join(s.dir, 'data')}`, '--user=root', '--auth-root-authentication-method=normal', '--skip-test-db'], { encoding: 'utf8' });
+    mkdirSync(join(s.dir, 'tmp'), { recursive: true });
+    // Its own tmpdir: other tests install and run MariaDB servers at the same time.
+    const r = spawnSync('mariadb-install-db', ['--no-defaults', `--datadir=${join(s.dir, 'data')}`, `--tmpdir=${join(s.dir, 'tmp')}`, '--user=root', '--auth-root-authentication-method=normal', '--skip-test-db'], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`mariadb-install-db failed: ${r.stderr}${r.stdout}`);
     await s.start();
     return s;
@@ -44,6 +45,7 @@ export class MariaDbServer {
       [
         '--no-defaults',
         `--datadir=${join(this.dir, 'data')}`,
+        `--tmpdir=${join(this.dir, 'tmp')}`,
         `--port=${this.port}`,
         '--bind-address=127.0.0.1',
         `--socket=${join(this.dir, 'sock')}`,

@@ -11,7 +11,7 @@ const root = resolve(import.meta.dirname, '..');
 const src = join(root, 'src');
 
 const PURE = new Set(['merkle', 'tls', 'x509', 'signing', 'util']);
-const ADAPTERS = new Set(['config', 'storage', 'queue', 'metrics', 'log', 'http']);
+const ADAPTERS = new Set(['config', 'storage', 'queue', 'metrics', 'log', 'http', 'hsm']);
 const SERVICES = new Set(['ctfe', 'sequencer', 'read', 'cli']);
 const PURE_ALLOWED_PACKAGES = [/^node:crypto$/, /^node:buffer$/, /^@noble\//, /^@peculiar\/x509$/, /^reflect-metadata$/];
 const PURE_FORBIDDEN_CODE: Array<[RegExp, string]> = [

@@ -3,6 +3,8 @@
 import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSigner, type LogSigner } from '../signing/index.js';
+import { openPkcs11Signer, type Pkcs11SignerOptions } from '../hsm/pkcs11-signer.js';
+import type { ShardConfig } from './config.js';
 
 export function loadSigner(keyFile: string): LogSigner {
   let pem: string;
@@ -15,5 +17,15 @@ export function loadSigner(keyFile: string): LogSigner {
     return createSigner(createPrivateKey(pem));
   } catch (err) {
     throw new Error(`key file ${keyFile}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** A shard's signer: the PEM key file, or the key in a PKCS#11 token (key: pkcs11:...). Close it when done. */
+export async function openShardSigner(cfg: Pick<ShardConfig, 'name' | 'keyFile' | 'pkcs11'>, opts: Pkcs11SignerOptions = {}): Promise<LogSigner> {
+  if (!cfg.pkcs11) return loadSigner(cfg.keyFile);
+  try {
+    return await openPkcs11Signer(cfg.pkcs11, opts);
+  } catch (err) {
+    throw new Error(`shard ${cfg.name}: PKCS#11 key ${cfg.pkcs11.uri}: ${(err as Error).message}`, { cause: err });
   }
 }

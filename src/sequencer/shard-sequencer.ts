@@ -7,12 +7,14 @@
 // Errors are of three kinds, handled where they arise:
 //  - StaleHeadError (another writer committed first): reload the head from the database
 //    and retry the same batch on top of it. Never a fork: the commit was conditional.
-//  - per-batch (the database refused or dropped the transaction): fail this batch's
-//    waiters with 503, reload state (the commit may or may not have happened; the
-//    database says which), go on. The waiters retry and find their entries by dedup.
+//  - per-batch (the database refused or dropped the transaction; the key could not sign,
+//    e.g. a PKCS#11 token went away): fail this batch's waiters with 503, reload state (the
+//    commit may or may not have happened; the database says which), go on. The waiters
+//    retry and find their entries by dedup. An SCT signing failure comes after the commit:
+//    its entries are in the log without SCTs, and the retry signs them.
 //  - fatal (the database head fails the fork guard; the stored tiles do not rebuild the
-//    stored root; the fork-guard record cannot be written; signing fails): stop. A restart
-//    recovers where the cause was transient; a fork-guard stop needs the operator.
+//    stored root; the fork-guard record cannot be written): stop. A restart recovers where
+//    the cause was transient; a fork-guard stop needs the operator.
 import { edgeFromTiles, rightEdgeTiles, rootOfEdge, type RightEdge } from '../merkle/index.js';
 import type { LogSigner } from '../signing/index.js';
 import { encodeCtExtensions, type SignedEntry } from '../tls/index.js';
@@ -27,6 +29,11 @@ import { FatalSequencerError } from './fatal-error.js';
 import { sequenceBatch, type Placement } from './sequence-batch.js';
 
 export { FatalSequencerError };
+
+/** The log key could not sign (per batch: the batch fails with 503 and is retried). */
+export class SigningError extends Error {
+  override name = 'SigningError';
+}
 
 export interface SequencerOptions {
   /** A batch is committed as soon as it holds this many new entries. @defaultValue 1000 */
@@ -210,8 +217,8 @@ export class ShardSequencer {
         }
         // The cause's message stays out of the answer: a driver error can carry the whole
         // statement, and the answer is copied to every waiter (and into BullMQ job results).
-        const what = (err as { code?: unknown }).code ?? (err as Error).name;
-        const e = new CtError(503, stale ? 'contended' : 'commit_failed', `couldn't commit batch for shard ${this.shard.name} (${String(what)}); retry`, { cause: err, retryAfter: 1 });
+        const what = err instanceof SigningError ? 'signing failed' : ((err as { code?: unknown }).code ?? (err as Error).name);
+        const e = new CtError(503, stale ? 'contended' : err instanceof SigningError ? 'signing_failed' : 'commit_failed', `couldn't commit batch for shard ${this.shard.name} (${String(what)}); retry`, { cause: err, retryAfter: 1 });
         for (const w of batch) w.reject(e);
         this.opts.onBatchError?.({ shard: this.shard.name, submissions: batch.length, err: err as Error });
         // Issuers of a failed batch may not be stored; the next batch carries them again
@@ -259,7 +266,7 @@ export class ShardSequencer {
     if (this.replicaLost && next.entries.length) await this.confirmReplicated();
     if (next.entries.length || issuers.length) {
       const head = next.head;
-      head.signature = this.sign(() => this.signer.signSth(head));
+      head.signature = await this.sign(() => this.signer.signSth(head));
       await this.storage.appendBatch(this.shard.id, { expected: { treeSize: size0, rootHash: this.head.rootHash }, entries: next.entries, issuers, tiles: next.tiles, head });
       this.head = head;
       this.edge = next.edge;
@@ -271,12 +278,19 @@ export class ShardSequencer {
     await this.confirmReplicated();
 
     // 4. Only now sign the SCTs and answer (invariant 1). Each answer names its submission.
+    // The batch's SCTs are signed concurrently (a token signs them on a pool of sessions);
+    // none is answered until all are signed, so a signing failure fails the whole batch
+    // and no waiter is answered twice. The entries are committed either way: remembered
+    // first, so that the retry finds them.
     for (const [k, v] of next.assigned) this.remember(k, v);
-    batch.forEach((w, i) => {
-      const a = next.answers[i]!;
-      w.resolve(this.sct(w.sub, a.idx, a.timestamp, a.duplicate));
-    });
     for (const [k, v] of stored) this.remember(k, v);
+    const answers = await Promise.all(
+      batch.map((w, i) => {
+        const a = next.answers[i]!;
+        return this.sct(w.sub, a.idx, a.timestamp, a.duplicate);
+      }),
+    );
+    batch.forEach((w, i) => w.resolve(answers[i]!));
     return next.entries.length;
   }
 
@@ -304,10 +318,10 @@ export class ShardSequencer {
     this.recent.set(k, v);
   }
 
-  private sct(sub: Submission, idx: number, timestamp: number, duplicate: boolean): Sequenced {
+  private async sct(sub: Submission, idx: number, timestamp: number, duplicate: boolean): Promise<Sequenced> {
     const extensions = encodeCtExtensions({ leafIndex: idx });
     const entry: SignedEntry = sub.entry;
-    const sct = this.sign(() => this.signer.signSct(timestamp, entry, extensions));
+    const sct = await this.sign(() => this.signer.signSct(timestamp, entry, extensions));
     return { identity: sub.identity, idx, timestamp, extensions, signature: sct.signature, duplicate };
   }
 
@@ -325,11 +339,11 @@ export class ShardSequencer {
     }
   }
 
-  private sign<T>(f: () => T): T {
+  private async sign<T>(f: () => Promise<T>): Promise<T> {
     try {
-      return f();
+      return await f();
     } catch (err) {
-      throw new FatalSequencerError(`couldn't sign for shard ${this.shard.name}: ${(err as Error).message}`, { cause: err });
+      throw new SigningError(`couldn't sign for shard ${this.shard.name}: ${(err as Error).message}`, { cause: err });
     }
   }
 
@@ -340,7 +354,7 @@ export class ShardSequencer {
     await this.exclusive(async () => {
       try {
         const head: TreeHead = { ...this.head, timestamp: Math.max(this.opts.clock(), this.head.timestamp + 1, this.minTimestamp + 1), signature: new Uint8Array() };
-        head.signature = this.sign(() => this.signer.signSth(head));
+        head.signature = await this.sign(() => this.signer.signSth(head));
         await this.storage.publishHead(this.shard.id, this.head, head);
         this.head = head;
       } catch (err) {

@@ -7,6 +7,6 @@ import type { LogStorage, ShardRecord, TreeHead } from './log-storage.js';
 
 export async function createShard(storage: LogStorage, name: string, signer: LogSigner, now: number): Promise<ShardRecord> {
   const head: TreeHead = { treeSize: 0, timestamp: now, rootHash: EMPTY_ROOT, signature: new Uint8Array() };
-  head.signature = signer.signSth(head);
+  head.signature = await signer.signSth(head);
   return storage.createShard({ name, logId: signer.logId, publicKey: signer.publicKeySpki, head, now });
 }

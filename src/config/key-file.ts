@@ -4,6 +4,7 @@ import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSigner, type LogSigner } from '../signing/index.js';
 import { openPkcs11Signer, type Pkcs11SignerOptions } from '../hsm/pkcs11-signer.js';
+import { Pkcs11SetupError } from '../hsm/pkcs11-token.js';
 import type { ShardConfig } from './config.js';
 
 export function loadSigner(keyFile: string): LogSigner {
@@ -26,6 +27,8 @@ export async function openShardSigner(cfg: Pick<ShardConfig, 'name' | 'keyFile' 
   try {
     return await openPkcs11Signer(cfg.pkcs11, opts);
   } catch (err) {
-    throw new Error(`shard ${cfg.name}: PKCS#11 key ${cfg.pkcs11.uri}: ${(err as Error).message}`, { cause: err });
+    // A setup problem (module, token, PIN, key) keeps its class: the CLI reports it as a key to fix, exit 2.
+    const E = err instanceof Pkcs11SetupError ? Pkcs11SetupError : Error;
+    throw new E(`shard ${cfg.name}: PKCS#11 key ${cfg.pkcs11.uri}: ${(err as Error).message}`, { cause: err });
   }
 }

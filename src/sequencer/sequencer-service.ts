@@ -3,7 +3,8 @@ import type { ShardConfig } from '../config/config.js';
 import type { SubmissionConsumer } from '../queue/queue.js';
 import type { LogStorage } from '../storage/log-storage.js';
 import { createShard } from '../storage/shard-init.js';
-import { loadSigner } from '../config/key-file.js';
+import { openShardSigner } from '../config/key-file.js';
+import type { LogSigner } from '../signing/index.js';
 import { HeadWitness } from '../storage/head-witness.js';
 import { semiSyncAck, type ReplicaAck } from '../storage/replication.js';
 import { ShardSequencer, type SequencerOptions } from './shard-sequencer.js';
@@ -29,11 +30,15 @@ export interface SequencerService {
 
 export async function startSequencers(o: SequencerServiceOptions): Promise<SequencerService> {
   const sequencers = new Map<string, ShardSequencer>();
+  // The sequencer is the only process that opens the log keys (a token's sessions included).
+  // A start-up that fails part-way ends the process, which releases them.
+  const signers: LogSigner[] = [];
   // Checked once at start: a primary that is not set up for it stops the process here.
   const replicaAck: ReplicaAck | undefined = o.requireReplicaAck ? await semiSyncAck(o.storage.knex) : undefined;
   for (const cfg of o.shards) {
     if (cfg.state !== 'active') continue;
-    const signer = loadSigner(cfg.keyFile);
+    const signer = await openShardSigner(cfg);
+    signers.push(signer);
     let shard = await o.storage.getShard(cfg.name);
     if (!shard) {
       if (!o.createMissing) {
@@ -62,6 +67,7 @@ export async function startSequencers(o: SequencerServiceOptions): Promise<Seque
     async close() {
       await o.consumer.close();
       await Promise.allSettled([...sequencers.values()].map((s) => s.stop()));
+      await Promise.allSettled(signers.map((s) => s.close?.()));
     },
   };
 }

@@ -110,7 +110,7 @@ export function findSlot(p: Pkcs11, ref: Pkcs11KeyRef): Handle {
   for (const slot of p.C_GetSlotList(true)) {
     const t = p.C_GetTokenInfo(slot);
     const label = trim(t.label);
-    seen.push(`"${label}"`);
+    if (label) seen.push(`"${label}"`); // an uninitialised token has no label
     if (label !== ref.token) continue;
     if (ref.manufacturer !== undefined && trim(t.manufacturerID) !== ref.manufacturer) continue;
     if (ref.model !== undefined && trim(t.model) !== ref.model) continue;

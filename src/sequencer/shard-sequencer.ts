@@ -76,6 +76,12 @@ interface Waiter {
 }
 
 const STALE_RETRIES = 100;
+/**
+ * Committed batches whose SCTs are being signed while the next batch commits. Signing (a
+ * token's round trips, or its thread pool) then overlaps the database write instead of
+ * adding to it; bounded, so memory stays bounded when signing is slower than committing.
+ */
+const SIGNING_BATCHES = 2;
 
 export class ShardSequencer {
   private head!: TreeHead;
@@ -92,6 +98,8 @@ export class ShardSequencer {
   private fatal: Error | undefined;
   /** The last replica check failed: ask again before committing more (nothing more should sit on one machine). */
   private replicaLost = false;
+  /** Committed batches whose SCTs are being signed (at most SIGNING_BATCHES). */
+  private readonly signing = new Set<Promise<void>>();
 
   constructor(
     private readonly storage: LogStorage,
@@ -189,8 +197,18 @@ export class ShardSequencer {
     const started = performance.now();
     for (let attempt = 0; ; attempt++) {
       try {
-        const n = await this.commit(batch, issuers);
+        const { added: n, answer } = await this.commit(batch, issuers);
         this.opts.onCommit?.({ shard: this.shard.name, added: n, duplicates: batch.length - n, treeSize: this.head.treeSize, seconds: (performance.now() - started) / 1000 });
+        const p = answer().catch((err: unknown) => {
+          // After the commit: the entries are logged, only their SCTs failed. No reload is
+          // needed; the waiters retry and find their entries (remembered in commit()).
+          const e = new CtError(503, 'signing_failed', `couldn't sign the SCTs of shard ${this.shard.name} (signing failed); retry`, { cause: err, retryAfter: 1 });
+          for (const w of batch) w.reject(e);
+          this.opts.onBatchError?.({ shard: this.shard.name, submissions: batch.length, err: err as Error });
+        });
+        this.signing.add(p);
+        void p.finally(() => this.signing.delete(p));
+        if (this.signing.size >= SIGNING_BATCHES) await Promise.race(this.signing);
         return;
       } catch (err) {
         if (err instanceof FatalSequencerError) return this.die(err, batch);
@@ -236,8 +254,11 @@ export class ShardSequencer {
     this.opts.onFatal?.(err);
   }
 
-  /** One attempt at committing a batch; returns the number of new entries. */
-  private async commit(batch: Waiter[], issuers: Issuer[]): Promise<number> {
+  /**
+   * One attempt at committing a batch; returns the number of new entries and the step that
+   * signs the batch's SCTs and answers its waiters, to run once the commit is done.
+   */
+  private async commit(batch: Waiter[], issuers: Issuer[]): Promise<{ added: number; answer: () => Promise<void> }> {
     // 1. What the tree already holds: recent commits, then the database (one query).
     // Recent hits are copied out: remembering this batch's entries may evict them.
     const known = new Map<string, Placement>();
@@ -277,21 +298,23 @@ export class ShardSequencer {
     // SCTs exist: otherwise the loss of this one machine would lose entries that have SCTs.
     await this.confirmReplicated();
 
-    // 4. Only now sign the SCTs and answer (invariant 1). Each answer names its submission.
-    // The batch's SCTs are signed concurrently (a token signs them on a pool of sessions);
-    // none is answered until all are signed, so a signing failure fails the whole batch
-    // and no waiter is answered twice. The entries are committed either way: remembered
-    // first, so that the retry finds them.
+    // 4. Only now sign the SCTs and answer (invariant 1), in answer(), which flush() runs
+    // while the next batch commits. Each answer names its submission. The batch's SCTs are
+    // signed concurrently (a token signs them on a pool of sessions); none is answered until
+    // all are signed, so a signing failure fails the whole batch and no waiter is answered
+    // twice. The entries are committed either way: remembered now, so that a retry finds them.
     for (const [k, v] of next.assigned) this.remember(k, v);
     for (const [k, v] of stored) this.remember(k, v);
-    const answers = await Promise.all(
-      batch.map((w, i) => {
-        const a = next.answers[i]!;
-        return this.sct(w.sub, a.idx, a.timestamp, a.duplicate);
-      }),
-    );
-    batch.forEach((w, i) => w.resolve(answers[i]!));
-    return next.entries.length;
+    const answer = async (): Promise<void> => {
+      const answers = await Promise.all(
+        batch.map((w, i) => {
+          const a = next.answers[i]!;
+          return this.sct(w.sub, a.idx, a.timestamp, a.duplicate);
+        }),
+      );
+      batch.forEach((w, i) => w.resolve(answers[i]!));
+    };
+    return { added: next.entries.length, answer };
   }
 
   private async confirmReplicated(): Promise<void> {
@@ -373,6 +396,7 @@ export class ShardSequencer {
     clearInterval(this.sthTimer);
     if (this.pool.length) await this.kick();
     await this.flushing;
+    await Promise.allSettled([...this.signing]);
     this.stopped = true;
   }
 }

@@ -2,6 +2,11 @@
 // finding the token and the key pair named by an RFC 7512 URI, logging in, and reading the
 // public key. Used by the sequencer's signer (pkcs11-signer.ts), `ctlog keygen --pkcs11`
 // and `ctlog shard create`; the CTFE and the read server never open a token.
+//
+// The binding is pkcs11js (PeculiarVentures, maintained, N-API, MIT): a thin C++ layer over the
+// PKCS#11 function list whose C_SignAsync signs in libuv's thread pool. graphene-pk11 (same
+// authors) is an object model on top of pkcs11js: more allocation per call and nothing a log
+// key needs, so ctlog calls pkcs11js directly.
 import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type * as Pkcs11Types from 'pkcs11js';

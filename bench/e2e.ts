@@ -4,7 +4,7 @@
 // scheduled send time. Afterwards EVERY SCT received is checked against the database: its
 // signature verifies over the submitted chain's entry, the row at its leaf_index has its
 // timestamp and the leaf hash rebuilt from (timestamp, entry, extensions), and the root over
-// all stored leaf hashes equals the signed tree head (invariant 1, DESIGN.md).
+// all stored leaf hashes equals the signed tree head (invariant 1, docs/DESIGN.md).
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

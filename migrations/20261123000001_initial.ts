@@ -1,4 +1,4 @@
-// The initial schema: shards, entries, issuers, tiles, tree_heads (DESIGN.md "Storage").
+// The initial schema: shards, entries, issuers, tiles, tree_heads (docs/DESIGN.md "Storage").
 // Runs on MariaDB 10.11+ and SQLite through the same knex code. Every byte of an entry row
 // counts (bytes per entry is a headline figure), so what can be rebuilt exactly is not stored:
 // the MerkleTreeLeaf is rebuilt from (timestamp, entry_type, cert, chain, idx), and a

@@ -1,4 +1,4 @@
-// Import rules for src/ (DESIGN.md "Layout", STYLE.md habit 8):
+// Import rules for src/ (docs/DESIGN.md "Layout", docs/STYLE.md habit 8):
 //  - the pure core (merkle, tls, x509, signing) imports no I/O module and reads no clock
 //    or environment;
 //  - imports point down: services -> adapters -> pure core;

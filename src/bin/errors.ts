@@ -28,6 +28,7 @@ interface DriverError {
   code?: string;
   errno?: number;
   address?: string;
+  hostname?: string;
   port?: number;
   sqlMessage?: string;
   message: string;
@@ -43,6 +44,10 @@ function hostPort(url: string | undefined, defaultPort: number): string | undefi
   }
 }
 
+function isLoopback(h: string): boolean {
+  return h === 'localhost' || h === '::1' || h.startsWith('127.');
+}
+
 const NET_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ECONNRESET']);
 
 /** The message (without the "ctlog: " prefix) and exit code for an error that reached the top. */
@@ -55,9 +60,19 @@ export function explain(err: unknown, ctx: Context): { message: string; exit: nu
   const db = hostPort(ctx.database, 3306);
   const redis = hostPort(ctx.redis, 6379);
   if (e.code && NET_CODES.has(e.code)) {
-    const at = e.address && e.port ? `${e.address}:${e.port}` : (/(\S+:\d+)\s*$/.exec(msg)?.[1] ?? '');
-    const isRedis = redis !== undefined && (at === redis || (e.port !== undefined && String(e.port) === redis.split(':').pop() && e.port !== Number(db?.split(':').pop())));
-    if (isRedis) return { message: `cannot reach Redis at ${redis} (${e.code}): check --redis / CTLOG_REDIS_URL, and that Redis is running`, exit: EXIT.failed };
+    // Which service: the error names an address and port (refused, timed out) or a host name
+    // (not found); match it against the --redis and --database URLs.
+    const host = e.address ?? e.hostname ?? /\s(\S+?):\d+\s*$/.exec(msg)?.[1];
+    const port = e.port ?? Number(/:(\d+)\s*$/.exec(msg)?.[1]) ?? undefined;
+    const matches = (hp: string | undefined) => {
+      if (!hp) return false;
+      const i = hp.lastIndexOf(':');
+      const [h, p] = [hp.slice(0, i), Number(hp.slice(i + 1))];
+      return (host === undefined || host === h || (isLoopback(host) && isLoopback(h))) && (!port || port === p);
+    };
+    if (matches(redis) && !(matches(db) && e.port === Number(db?.split(':').pop()))) {
+      return { message: `cannot reach Redis at ${redis} (${e.code}): check --redis / CTLOG_REDIS_URL, and that Redis is running`, exit: EXIT.failed };
+    }
     if (db) return { message: `cannot reach the database at ${db} (${e.code}): check --database / CTLOG_DATABASE_URL, and that MariaDB is running`, exit: EXIT.failed };
     return { message: `${msg}: check the --database and --redis addresses, and that the services are running`, exit: EXIT.failed };
   }

@@ -9,6 +9,7 @@ export async function runServer(roles: Role[], o: CommonOptions): Promise<void> 
   if (roles.length < 3 && (!o.database || !o.redis)) {
     throw new UsageError(`ctlog ${roles.join('+')} as a separate process needs --database and --redis (or CTLOG_DATABASE_URL and CTLOG_REDIS_URL); use \`ctlog serve\` for one process`);
   }
+  if (o.redis) await checkRedis(o.redis);
   // A fatal sequencer error stops the process with exit code 1: a restart recovers from the
   // database alone (and a supervisor or Kubernetes restarts it at once).
   let onFatal = (): void => {};
@@ -38,6 +39,28 @@ export async function runServer(roles: Role[], o: CommonOptions): Promise<void> 
     process.on('SIGINT', () => void stop('SIGINT'));
     process.on('SIGTERM', () => void stop('SIGTERM'));
   });
+}
+
+/**
+ * Redis must answer before a process that needs it starts: the queue client would otherwise
+ * retry in silence (the sequencer would sit there with no output). One connection attempt,
+ * a PING, 5 s at most; the error reaches the CLI, which names --redis and the fix.
+ */
+async function checkRedis(url: string): Promise<void> {
+  const { Redis } = await import('ioredis');
+  const r = new Redis(url, { lazyConnect: true, connectTimeout: 5000, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  // The socket's error (ECONNREFUSED, ENOTFOUND, ...) arrives as an event; connect() then
+  // only says "Connection is closed". Throw the cause, once.
+  let cause: Error | undefined;
+  r.on('error', (err: Error) => (cause ??= err));
+  try {
+    await r.connect();
+    await r.ping();
+  } catch (err) {
+    throw cause ?? err;
+  } finally {
+    r.disconnect();
+  }
 }
 
 /**

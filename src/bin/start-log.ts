@@ -11,7 +11,6 @@ import { parseListen, sendError, sendJson } from '../http/respond.js';
 import type { ShardRuntime } from '../http/shard-runtime.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { Metrics } from '../metrics/metrics.js';
-import { BullSubmissionConsumer, BullSubmissionQueue } from '../queue/bullmq-queue.js';
 import { InProcessQueue } from '../queue/in-process-queue.js';
 import type { SubmissionConsumer, SubmissionQueue } from '../queue/queue.js';
 import { createReader, type Reader } from '../read/index.js';
@@ -86,6 +85,9 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
     let queue: SubmissionQueue | undefined;
     let consumer: SubmissionConsumer | undefined;
     if (o.redisUrl) {
+      // Loaded only with Redis: BullMQ costs ~0.7 s of start-up (docs/PERFORMANCE.md), which the
+      // embedded default does not need.
+      const { BullSubmissionConsumer, BullSubmissionQueue } = await import('../queue/bullmq-queue.js');
       if (o.roles.includes('ctfe')) queue = new BullSubmissionQueue({ redisUrl: o.redisUrl, prefix: o.redisPrefix });
       if (o.roles.includes('sequencer')) consumer = new BullSubmissionConsumer({ redisUrl: o.redisUrl, prefix: o.redisPrefix });
     } else {
@@ -207,7 +209,7 @@ async function shardRuntimes(storage: LogStorage, config: LogConfig, log: Logger
   for (const cfg of config.shards) {
     const rec = await storage.getShard(cfg.name);
     if (!rec) {
-      throw new Error(`shard ${cfg.name} is not in the database; create it once with \`ctlog shard create ${cfg.name}\` (the embedded \`ctlog serve\` does so on first run)`);
+      throw new Error(`shard ${cfg.name} is not in the database; run \`ctlog shard create --all\` once (it creates every configured shard, and is safe to re-run; the embedded \`ctlog serve\` does so on first run)`);
     }
     const { roots, skipped } = loadRoots(cfg.roots);
     if (skipped.length) log.warn('skipped unreadable roots', { shard: cfg.name, skipped: skipped.length });
@@ -247,7 +249,7 @@ function operatorApp(d: { storage: LogStorage; shards: ShardRuntime[]; metrics: 
     }
   });
   app.get('/healthz', async (_req, res) => {
-    // Fails when an active shard has not produced an STH recently (DESIGN.md "Operations").
+    // Fails when an active shard has not produced an STH recently (docs/DESIGN.md "Operations").
     const now = d.clock();
     const shards: Record<string, unknown> = {};
     let ok = true;

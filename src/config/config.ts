@@ -1,4 +1,4 @@
-// shards.yaml and the environment, validated once at startup (STYLE.md habit 5). A bad field
+// shards.yaml and the environment, validated once at startup (docs/STYLE.md habit 5). A bad field
 // stops the process with a message that names the field and the fix. The result is frozen.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';

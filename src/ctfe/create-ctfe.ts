@@ -1,9 +1,9 @@
 // The CTFE: add-chain and add-pre-chain (RFC 6962 §4.1, §4.2) as a plain node:http handler
-// (DESIGN.md "The write path"). It validates the chain against the shard's roots and
+// (docs/DESIGN.md "The write path"). It validates the chain against the shard's roots and
 // window, hands the submission to the queue and answers with the SCT the sequencer signed
 // after committing the entry. It holds no private key and keeps no state but caches.
 //
-// Per-request cost is the budget of PERFORMANCE.md: no framework, no full X.509 parse (the
+// Per-request cost is the budget of docs/PERFORMANCE.md: no framework, no full X.509 parse (the
 // DER walk of src/x509), issuer keys cached in one PublicKeyCache, base64 by Buffer.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ShardRuntime } from '../http/shard-runtime.js';

@@ -1,4 +1,4 @@
-// Per-client rate limiting for the submission endpoints (DESIGN.md "Operations": the front
+// Per-client rate limiting for the submission endpoints (docs/DESIGN.md "Operations": the front
 // door of a public log takes abuse). The in-memory bucket is for one replica; with several
 // CTFE replicas behind a load balancer use the Redis-backed one so they share the budget.
 

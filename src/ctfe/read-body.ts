@@ -1,4 +1,4 @@
-// Reading a request body with a hard size limit, without a framework (PERFORMANCE.md:
+// Reading a request body with a hard size limit, without a framework (docs/PERFORMANCE.md:
 // express's body parser costs 200–400 µs per request; this costs a few).
 import type { IncomingMessage } from 'node:http';
 import { CtError } from '../util/errors.js';

@@ -1,4 +1,4 @@
-// Writing answers. Handlers throw CtError (status chosen where the error is made, STYLE.md
+// Writing answers. Handlers throw CtError (status chosen where the error is made, docs/STYLE.md
 // habit 4); this is the one place that turns any error into a JSON body and a status. An
 // error that is not a CtError is ours: 500, logged, and its details kept from the client.
 import type { ServerResponse } from 'node:http';

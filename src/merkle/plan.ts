@@ -1,4 +1,4 @@
-// Proofs in three steps (DESIGN.md "The tree"): plan the perfect nodes a proof needs
+// Proofs in three steps (docs/DESIGN.md "The tree"): plan the perfect nodes a proof needs
 // (pure), let the caller fetch the tiles holding them in one read, then assemble (pure).
 import { assertIndex } from '../util/bytes.js';
 import { EMPTY_ROOT, HASH_SIZE, nodeHash } from './hash.js';

@@ -1,4 +1,4 @@
-// Every metric of ctlog, declared once (STYLE.md). Names end in _total, _seconds, _bytes;
+// Every metric of ctlog, declared once (docs/STYLE.md). Names end in _total, _seconds, _bytes;
 // labels are drawn from shard, endpoint, code, reason (bounded sets).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 

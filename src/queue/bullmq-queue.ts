@@ -1,7 +1,7 @@
 // Production queue: BullMQ on Redis. One job carries one micro-batch of submissions (a job
-// per submission saturates near 2,000/s, PERFORMANCE.md); the sequencer's return value
+// per submission saturates near 2,000/s, docs/PERFORMANCE.md); the sequencer's return value
 // carries one result per submission. Jobs are kept for a while after completion because
-// removeOnComplete: true races with waitUntilFinished (PERFORMANCE.md, known gotchas).
+// removeOnComplete: true races with waitUntilFinished (docs/PERFORMANCE.md, known gotchas).
 //
 // Redis is not on the durability path, and it may lose everything (a restart without
 // persistence). Two rules keep such a loss from mis-answering anyone:
@@ -150,7 +150,7 @@ export class BullSubmissionQueue implements SubmissionQueue {
     const all = [...this.queues.values()];
     this.queues.clear();
     for (const q of all) q.batcher.close();
-    // Close everything even when one close fails (STYLE.md: close runs every cleanup).
+    // Close everything even when one close fails (docs/STYLE.md: close runs every cleanup).
     await Promise.allSettled(all.flatMap((q) => [q.events.close(), q.queue.close()]));
   }
 }

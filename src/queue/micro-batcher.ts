@@ -1,6 +1,6 @@
 // The CTFE side of the queue, shared by both implementations: submissions of the last few
 // milliseconds travel as one batch (one BullMQ job per batch, not per submission: a job
-// costs ~300 µs of CPU over its life, PERFORMANCE.md), concurrent duplicates collapse onto
+// costs ~300 µs of CPU over its life, docs/PERFORMANCE.md), concurrent duplicates collapse onto
 // one in-flight promise, and every caller waits at most until its deadline.
 import { equal } from '../util/bytes.js';
 import { unavailable } from '../util/errors.js';

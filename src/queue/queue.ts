@@ -2,7 +2,7 @@
 // (BullMQ on Redis for production, in-process for the embedded default).
 //
 // Contract: submit() resolves only with the sequencer's answer, which the sequencer sends
-// only after the entry is durably committed (DESIGN.md invariant 1). It rejects with a
+// only after the entry is durably committed (docs/DESIGN.md invariant 1). It rejects with a
 // CtError: 503 when the deadline passes (the entry may still be sequenced later; a retry
 // finds it by dedup), 429 when the queue is full, or the sequencer's per-batch error.
 // The queue is not on the durability path: losing it loses only submissions that never

@@ -1,6 +1,6 @@
 // Cache-Control values of the read path. Whatever can change (the latest tree head, a page
 // cut short by the tree size) gets a few seconds; what can never change gets a day and
-// `immutable`, so a CDN absorbs monitors (DESIGN.md "Read path").
+// `immutable`, so a CDN absorbs monitors (docs/DESIGN.md "Read path").
 
 /** Latest STH, checkpoint, get-roots, ragged get-entries pages. */
 export const SHORT_CACHE = 'public, max-age=5';

@@ -1,5 +1,5 @@
 // The read server: every GET endpoint of every shard, as a plain node:http handler. Not
-// express: its router costs 200-400 µs a request (PERFORMANCE.md), more than a proof from
+// express: its router costs 200-400 µs a request (docs/PERFORMANCE.md), more than a proof from
 // cached tiles. Routing is a prefix match and a switch.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendError } from '../http/respond.js';

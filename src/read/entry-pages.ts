@@ -1,6 +1,6 @@
 // get-entries bodies and static-ct-api data tiles, built from one range read each. Full,
 // aligned ranges below the tree size never change, so their serialized bytes are kept in an
-// LRU (PERFORMANCE.md: pre-serialized pages serve 3-4x more entries/s than serializing per
+// LRU (docs/PERFORMANCE.md: pre-serialized pages serve 3-4x more entries/s than serializing per
 // request). Identical builds in flight are shared, and builds that go to the database are
 // limited in number, since many large concurrent reads only raise everyone's latency.
 import { TILE_WIDTH } from '../merkle/index.js';

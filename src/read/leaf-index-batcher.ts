@@ -1,7 +1,7 @@
 // get-proof-by-hash needs only the index of a leaf hash. Under load many of those lookups
 // arrive together; one `leaf_hash IN (...)` query answers all that queued while the previous
 // query ran, so the database sees one round trip per batch instead of one per request
-// (PERFORMANCE.md: a round trip per request caps a process at a few thousand/s).
+// (docs/PERFORMANCE.md: a round trip per request caps a process at a few thousand/s).
 import type { LogStorage } from '../storage/log-storage.js';
 import { hex } from '../util/bytes.js';
 

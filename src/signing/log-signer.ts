@@ -6,7 +6,7 @@ import type { Sct } from '../tls/sct.js';
 import { logIdFromSpki } from './log-id.js';
 
 /**
- * The log's signing key. Held only by the sequencer (DESIGN.md): it signs SCTs and STHs
+ * The log's signing key. Held only by the sequencer (docs/DESIGN.md): it signs SCTs and STHs
  * only after the entries they cover are committed. Asynchronous because a key in a token
  * (PKCS#11) signs off the event loop; many signatures may be asked for at once, and an
  * implementation signs them concurrently as far as it can.

@@ -6,7 +6,7 @@ import type { SignedEntry } from '../tls/timestamped-entry.js';
 import type { Sct } from '../tls/sct.js';
 import { logIdFromSpki } from './log-id.js';
 
-// createPublicKey costs more than a verify (PERFORMANCE.md), so keys given as SPKI bytes are
+// createPublicKey costs more than a verify (docs/PERFORMANCE.md), so keys given as SPKI bytes are
 // imported once. Bounded: a handful of log keys in practice; the oldest is dropped first.
 const KEY_CACHE_MAX = 256;
 const keyCache = new Map<string, KeyObject>();

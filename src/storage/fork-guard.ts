@@ -1,4 +1,4 @@
-// The fork guard (docs/DESIGN.md "Never fork"): before the sequencer extends the database's
+// The fork guard (docs/DESIGN.md "Never fork", docs/OPERATIONS.md "Fork guard"): before the sequencer extends the database's
 // tree head, at start and at every reload, that head must be the newest head the sequencer
 // published (kept in the HeadWitness record, outside the database) or a consistent
 // extension of it, proven from the stored tiles. Anything else means the database lost

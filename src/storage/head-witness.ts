@@ -1,4 +1,4 @@
-// The fork guard's durable record (docs/DESIGN.md "Never fork"): the newest tree head the
+// The fork guard's durable record (docs/DESIGN.md "Never fork", docs/OPERATIONS.md "Fork guard"): the newest tree head the
 // sequencer has published for a shard, kept OUTSIDE the database it writes to, so that a
 // database that moves backwards (a failover to a lagging replica, a restored backup) is
 // noticed instead of extended into a second tree.

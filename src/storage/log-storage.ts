@@ -1,4 +1,4 @@
-// The narrow storage operations the services need (STYLE.md habit 3), on knex over MariaDB
+// The narrow storage operations the services need (docs/STYLE.md habit 3), on knex over MariaDB
 // or SQLite. Contracts are written on each method; the one that matters most is appendBatch:
 // when it resolves, the entries, tiles and tree head are durably committed together, and it
 // only commits if the tree head it extends is still the shard's current one.
@@ -113,7 +113,7 @@ function rowToShard(r: Record<string, unknown>): ShardRecord {
 }
 
 // Rows per INSERT statement: large enough to amortise round trips, small enough to stay
-// far below max_allowed_packet with 2 KB certificates (PERFORMANCE.md: >1000 gains nothing).
+// far below max_allowed_packet with 2 KB certificates (docs/PERFORMANCE.md: >1000 gains nothing).
 const INSERT_CHUNK = 500;
 
 export class LogStorage {
@@ -181,7 +181,7 @@ export class LogStorage {
    * transaction whose first statement is the conditional update of the shard's head
    * (`WHERE tree_size = ? AND root_hash = ?`). That update takes the shard row's lock, so a
    * second writer waits, then finds the head moved and fails with StaleHeadError: two
-   * sequencers can never fork the tree (DESIGN.md invariant 2). When this resolves the batch
+   * sequencers can never fork the tree (docs/DESIGN.md invariant 2). When this resolves the batch
    * is durable; when it rejects nothing of it is visible.
    */
   async appendBatch(shardId: number, b: AppendBatch): Promise<void> {
@@ -235,7 +235,7 @@ export class LogStorage {
   private async insertEntries(trx: Knex.Transaction, shardId: number, entries: EntryRecord[]): Promise<void> {
     if (entries.length === 0) return;
     // One multi-row statement per chunk, built by hand: knex's insert builder costs several
-    // times more CPU per row than the driver itself on the hot path (PERFORMANCE.md).
+    // times more CPU per row than the driver itself on the hot path (docs/PERFORMANCE.md).
     const placeholders = entries.map(() => '(?,?,?,?,?,?,?,?)').join(',');
     const values: unknown[] = [];
     for (const e of entries) {
@@ -348,7 +348,7 @@ export async function bytesPerEntry(storage: LogStorage): Promise<number | undef
 }
 
 /**
- * The fetch step of plan, fetch, assemble (DESIGN.md "The tree"): every hash tile a proof
+ * The fetch step of plan, fetch, assemble (docs/DESIGN.md "The tree"): every hash tile a proof
  * plan needs, in one query, as a TileSource for assemble().
  */
 export async function fetchPlanTiles(storage: LogStorage, shardId: number, plan: ProofPlan): Promise<TileSource> {

@@ -1,4 +1,4 @@
-// The one error type of ctlog (STYLE.md habit 4). It carries the HTTP status a handler
+// The one error type of ctlog (docs/STYLE.md habit 4). It carries the HTTP status a handler
 // writes out and a short, bounded label for metrics; the message is for the person who
 // sent the request ("chain[1] did not sign chain[0]"). Causes are wrapped with { cause }.
 

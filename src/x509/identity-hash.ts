@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { SignedEntry } from '../tls/index.js';
 
 /**
- * The dedup identity of a submission (DESIGN.md "The write path"): SHA-256 of
+ * The dedup identity of a submission (docs/DESIGN.md "The write path"): SHA-256 of
  * uint16 entry_type || issuer_key_hash (precert only) || certificate DER or logged TBS.
  * Two submissions with the same identity produce the same signed_entry, so one leaf
  * serves both. The fields before the last are fixed-size, so no length prefix is needed.

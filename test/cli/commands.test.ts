@@ -132,7 +132,7 @@ describe('ctlog operator commands', () => {
     { scenario: 'unknown command', args: () => ['frobnicate'], code: 2, message: /unknown command 'frobnicate'/ },
     { scenario: 'unknown flag', args: () => ['loglist', '--bogus'], code: 2, message: /unknown option '--bogus'/ },
     { scenario: 'keygen without --out or --pkcs11', args: () => ['keygen'], code: 2, message: /give either --out FILE \(a PEM key file\) or --pkcs11 URI/ },
-    { scenario: 'missing config file', args: () => ['loglist', '--config', join(dir, 'none.yaml')], code: 2, message: /none\.yaml: no such file/ },
+    { scenario: 'missing config file', args: () => ['loglist', '--config', join(dir, 'none.yaml')], code: 2, message: /none\.yaml: no such file; pass --config FILE or set CTLOG_CONFIG, or, in a container, mount your shards\.yaml there/ },
     { scenario: 'bad config field', args: () => { const f = join(dir, 'bad.yaml'); writeFileSync(f, 'shards:\n  - { name: a, not_after_start: soon, not_after_limit: 2027-07-01T00:00:00Z }\n'); return ['loglist', '--config', f]; }, code: 2, message: /bad configuration: .*not_after_start: must be an RFC 3339 UTC time/ },
     { scenario: 'shard without a subcommand', args: () => ['shard', '--config', config], code: 2, message: /shard needs a subcommand/ },
     { scenario: 'split process without a database', args: () => ['ctfe', '--config', config, '--data', join(dir, 'data')], code: 2, message: /needs --database and --redis/ },
@@ -143,6 +143,7 @@ describe('ctlog operator commands', () => {
     { scenario: 'malformed --redis', args: () => ['ctfe', '--redis', 'localhost:6379'], code: 2, message: /option '--redis <url>' .* is invalid\. expected redis:\/\/ or rediss:\/\// },
     { scenario: 'malformed --listen', args: () => ['serve', '--listen', '6962'], code: 2, message: /option '--listen <host:port>' .* is invalid\. expected HOST:PORT/ },
     { scenario: 'database refuses connections', args: () => ['migrate', '--database', 'mysql://root@127.0.0.1:1/ctlog'], code: 1, message: /^ctlog: cannot reach the database at 127\.0\.0\.1:1 \(ECONNREFUSED\): check --database \/ CTLOG_DATABASE_URL, and that MariaDB is running\n$/ },
+    { scenario: 'Redis refuses connections', args: () => ['sequencer', '--config', config, '--data', join(dir, 'data'), '--database', 'mysql://root@127.0.0.1:3306/ctlog_no_such_db', '--redis', 'redis://127.0.0.1:1'], code: 1, message: /^ctlog: cannot reach Redis at 127\.0\.0\.1:1 \(ECONNREFUSED\): check --redis \/ CTLOG_REDIS_URL, and that Redis is running\n$/ },
     { scenario: 'database that does not exist', args: () => ['shard', 'status', '--config', config, '--database', 'mysql://root@127.0.0.1:3306/ctlog_no_such_db'], code: 1, message: /^ctlog: Unknown database 'ctlog_no_such_db': run `ctlog migrate` first/ },
   ];
   // commander answers --help before any action runs: nothing is created, migrated or served.

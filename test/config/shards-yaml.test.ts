@@ -1,5 +1,5 @@
 // shards.yaml validation: the repository's file is valid, and every bad field stops the
-// process with a message naming the field (STYLE.md habit 5). One row per mistake.
+// process with a message naming the field (docs/STYLE.md habit 5). One row per mistake.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';

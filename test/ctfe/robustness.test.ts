@@ -1,5 +1,5 @@
 // The CTFE under trouble: a sequencer that never answers, a full queue, per-client rate
-// limits, aborted uploads and garbage. Never a 500, never a crash (DESIGN.md invariant 5).
+// limits, aborted uploads and garbage. Never a 500, never a crash (docs/DESIGN.md invariant 5).
 // The queues here are real InProcessQueues; only their sequencer side is replaced, to
 // inject the failure.
 import assert from 'node:assert/strict';
@@ -350,14 +350,17 @@ describe('never a 500, never a crash', () => {
 
   test('close() answers new requests 503 and waits for those in flight', async () => {
     const queue = new InProcessQueue({ lingerMs: 1 });
+    let reached!: () => void;
+    const atSequencer = new Promise<void>((r) => (reached = r));
     await queue.consume('h1', async (subs) => {
-      await new Promise((r) => setTimeout(r, 100));
+      reached();
+      await new Promise((r) => setTimeout(r, 1000));
       return instant(subs);
     });
     const c = await serve(queue);
     try {
       const inFlight = post(`${c.url}/add-chain`, chainBody());
-      await new Promise((r) => setTimeout(r, 20));
+      await atSequencer; // the request is in flight (a fixed sleep raced a busy machine)
       let closed = false;
       const closing = c.ctfe.close().then(() => (closed = true));
       const late = await post(`${c.url}/add-chain`, chainBody(0));

@@ -1,20 +1,30 @@
-// Static checks of k8s/ and the Dockerfile (kubectl and kustomize are not available here).
-// Every YAML document must parse; each overlay is rendered with a minimal kustomize (resources,
-// strategic-merge patches keyed by `name`, replicas, generators) and the result is checked for
-// what an operator relies on: one sequencer with Recreate, keys only in the sequencer, probes,
-// resources, hardening, Ingress routes for every shard, and a shards.yaml that the
-// processes' own validator accepts.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+// Checks of k8s/ and the Dockerfile. Each overlay is rendered by the real `kubectl kustomize`
+// (kustomize built in), from a temp copy of k8s/ whose git-ignored secrets/ files are filled
+// in as an operator would (connections.env from its .example, a fresh key per shard), and the
+// rendered objects are checked: against the Kubernetes API schemas (kubernetes-models, offline),
+// and for what an operator relies on: the overlay's image pin, one sequencer with Recreate,
+// keys only in the sequencer, probes, resources, a non-root user, Secrets and ConfigMaps wired
+// to objects that exist, Ingress routes for every shard, and a shards.yaml that the processes'
+// own validator accepts.
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, dirname, join, posix, relative, resolve } from 'node:path';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parse, parseAllDocuments } from 'yaml';
 import { parseConfig, type LogConfig } from '../../src/config/config.js';
+import { generateLogKey } from '../../src/signing/index.js';
+import { validateObject } from './k8s-schema.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const K8S = join(ROOT, 'k8s');
 const OVERLAYS = ['staging', 'production'] as const;
 const KEYS_SECRET = 'ctlog-keys';
+/** The keys Secret as rendered: kustomize appends a content hash to a generated name. */
+const isKeysSecret = (name: unknown) => typeof name === 'string' && (name === KEYS_SECRET || name.startsWith(`${KEYS_SECRET}-`));
+/** The image each overlay pins (its kustomization's `images:`). */
+const IMAGES: Record<(typeof OVERLAYS)[number], string> = { staging: 'ghcr.io/example/ctlog:main', production: 'ghcr.io/example/ctlog:0.1.0' };
 const SEQUENCER = 'ctlog-sequencer';
 
 type Obj = Record<string, any>;
@@ -34,63 +44,59 @@ function loadDocs(file: string): Obj[] {
   }).filter((d) => d !== null);
 }
 
-/** Strategic merge as kustomize applies it to what these manifests patch: maps merge, lists
- * of named items (containers, env, volumes, mounts) merge by name, other lists are replaced. */
-function merge(base: any, patch: any): any {
-  if (Array.isArray(base) && Array.isArray(patch)) {
-    const named = (l: any[]) => l.every((x) => x && typeof x === 'object' && typeof x.name === 'string');
-    if (!named(base) || !named(patch)) return patch;
-    const out = base.map((b) => {
-      const p = patch.find((x) => x.name === b.name);
-      return p ? merge(b, p) : b;
-    });
-    return out.concat(patch.filter((p) => !base.some((b) => b.name === p.name)));
-  }
-  if (base && patch && typeof base === 'object' && typeof patch === 'object' && !Array.isArray(base) && !Array.isArray(patch)) {
-    const out: Obj = { ...base };
-    for (const [k, v] of Object.entries(patch)) out[k] = k in base ? merge(base[k], v) : v;
-    return out;
-  }
-  return patch;
-}
-
 interface Rendered {
   docs: Obj[];
-  /** configMapGenerator files by ConfigMap name, the last (replacing) generator winning. */
-  configFiles: Map<string, string[]>;
-  /** secretGenerator entries by Secret name: data keys (file basenames) and env files. */
-  secrets: Map<string, { files: string[]; envs: string[] }>;
+  /** The overlay directory in the filled-in temp copy. */
+  dir: string;
 }
 
-function render(dir: string): Rendered {
+/** A copy of k8s/ with each overlay's secretGenerator inputs made as an operator makes them. */
+const work = mkdtempSync(join(tmpdir(), 'ctlog-k8s-'));
+after(() => rmSync(work, { recursive: true, force: true }));
+cpSync(K8S, join(work, 'k8s'), { recursive: true });
+for (const overlay of OVERLAYS) {
+  const dir = join(work, 'k8s', 'overlays', overlay);
   const k = parse(readFileSync(join(dir, 'kustomization.yaml'), 'utf8')) as Obj;
-  const out: Rendered = { docs: [], configFiles: new Map(), secrets: new Map() };
-  for (const r of k.resources ?? []) {
-    const p = join(dir, r);
-    if (statSync(p).isDirectory()) {
-      const sub = render(p);
-      out.docs.push(...sub.docs);
-      for (const [n, f] of sub.configFiles) out.configFiles.set(n, f);
-      for (const [n, s] of sub.secrets) out.secrets.set(n, s);
-    } else out.docs.push(...loadDocs(p));
-  }
-  for (const g of k.configMapGenerator ?? []) out.configFiles.set(g.name, (g.files ?? []).map((f: string) => join(dir, f)));
   for (const g of k.secretGenerator ?? []) {
-    out.secrets.set(g.name, { files: (g.files ?? []).map((f: string) => basename(f)), envs: (g.envs ?? []).map((f: string) => join(dir, f)) });
-  }
-  for (const p of k.patches ?? []) {
-    for (const patch of loadDocs(join(dir, p.path))) {
-      const i = out.docs.findIndex((d) => d.kind === patch.kind && d.metadata?.name === patch.metadata?.name);
-      assert.ok(i >= 0, `${relative(ROOT, dir)}: patch ${p.path} targets missing ${patch.kind}/${patch.metadata?.name}`);
-      out.docs[i] = merge(out.docs[i], patch);
+    for (const e of g.envs ?? []) cpSync(join(dir, `${e}.example`), join(dir, e));
+    for (const f of g.files ?? []) {
+      mkdirSync(dirname(join(dir, f)), { recursive: true });
+      writeFileSync(join(dir, f), generateLogKey().privateKeyPem);
     }
   }
-  for (const r of k.replicas ?? []) {
-    const d = out.docs.find((x) => x.kind === 'Deployment' && x.metadata.name === r.name);
-    assert.ok(d, `${relative(ROOT, dir)}: replicas for missing Deployment ${r.name}`);
-    d.spec = { ...d.spec, replicas: r.count };
+}
+
+/** kubectl with a kustomize that reads these kustomizations (`labels:` needs kustomize 4.1+). */
+function kubectl(args: string[]): string {
+  try {
+    return execFileSync('kubectl', args, { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    const e = err as { code?: string; stderr?: string };
+    if (e.code === 'ENOENT') {
+      assert.fail('kubectl is not installed: the manifest tests render with the real `kubectl kustomize` (kubectl 1.27+ or kustomize 5); install kubectl, e.g. from the Kubernetes apt repository (Debian\'s kubernetes-client 1.20 is too old)');
+    }
+    throw new Error(`kubectl ${args.join(' ')}: ${e.stderr ?? err}`);
   }
-  return out;
+}
+
+const rendered = new Map<string, Rendered>();
+/** `kubectl kustomize` of an overlay, parsed; rendered once per overlay. */
+function render(overlay: string): Rendered {
+  let r = rendered.get(overlay);
+  if (!r) {
+    const dir = join(work, 'k8s', 'overlays', overlay);
+    const out = kubectl(['kustomize', dir]);
+    r = { dir, docs: parseAllDocuments(out).map((d) => d.toJS() as Obj).filter((d) => d !== null) };
+    rendered.set(overlay, r);
+  }
+  return r;
+}
+
+/** The one rendered object of a kind whose name starts with a generator's name (kustomize appends a hash). */
+function generated(r: Rendered, kind: string, name: string): Obj {
+  const found = r.docs.filter((d) => d.kind === kind && (d.metadata.name === name || d.metadata.name.startsWith(`${name}-`)));
+  assert.equal(found.length, 1, `one ${kind} ${name}`);
+  return found[0]!;
 }
 
 const podSpec = (d: Obj): Obj => d.spec.template.spec;
@@ -112,10 +118,10 @@ function quantity(q: string | number): number {
 }
 
 function configOf(r: Rendered, dataDir: string): { cfg: LogConfig; file: string } {
-  const files = r.configFiles.get('ctlog-config');
-  assert.ok(files && files.length === 1, 'ctlog-config must come from exactly one shards.yaml');
-  const file = files[0]!;
-  return { cfg: parseConfig(parse(readFileSync(file, 'utf8')), { file, dataDir, checkFiles: false }), file };
+  const cm = generated(r, 'ConfigMap', 'ctlog-config');
+  assert.deepEqual(Object.keys(cm.data), ['shards.yaml'], 'ctlog-config holds exactly shards.yaml');
+  const file = `ConfigMap ${cm.metadata.name} shards.yaml`;
+  return { cfg: parseConfig(parse(cm.data['shards.yaml']), { file, dataDir, checkFiles: false }), file };
 }
 
 describe('k8s manifests', () => {
@@ -166,15 +172,48 @@ describe('k8s manifests', () => {
 
   for (const overlay of OVERLAYS) {
     describe(`overlay ${overlay}`, () => {
-      const dir = join(K8S, 'overlays', overlay);
-      const r = render(dir);
+      const r = render(overlay);
+      const want = IMAGES[overlay];
+
+      test(`every container runs the overlay's pinned image ${want}`, () => {
+        const images = workloads(r.docs).flatMap((w) => containersOf(w).map((c) => `${w.metadata.name}/${c.name}: ${c.image}`));
+        assert.ok(images.length >= 5);
+        for (const i of images) assert.equal(i.split(': ')[1], want, i);
+      });
+
+      test('every rendered object is valid against the Kubernetes API schemas', () => {
+        for (const d of r.docs) validateObject(d);
+      });
+
+      test('every ConfigMap, Secret and key a pod refers to is rendered, under its generated name', () => {
+        const names = (kind: string) => new Map(r.docs.filter((d) => d.kind === kind).map((d) => [d.metadata.name as string, d]));
+        const [configMaps, secrets] = [names('ConfigMap'), names('Secret')];
+        for (const w of workloads(r.docs)) {
+          for (const v of podSpec(w).volumes ?? []) {
+            if (v.configMap) assert.ok(configMaps.has(v.configMap.name), `${w.metadata.name}: volume ${v.name} -> ConfigMap ${v.configMap.name}`);
+            if (v.secret) assert.ok(secrets.has(v.secret.secretName), `${w.metadata.name}: volume ${v.name} -> Secret ${v.secret.secretName}`);
+          }
+          for (const c of containersOf(w)) {
+            for (const m of c.volumeMounts ?? []) assert.ok((podSpec(w).volumes ?? []).some((v: Obj) => v.name === m.name), `${w.metadata.name}/${c.name}: mount ${m.name} has no volume`);
+            for (const e of c.env ?? []) {
+              const ref = e.valueFrom?.secretKeyRef;
+              if (!ref) continue;
+              const secret = secrets.get(ref.name);
+              assert.ok(secret, `${w.metadata.name}/${c.name}: ${e.name} -> missing Secret ${ref.name}`);
+              assert.ok(ref.key in (secret.data ?? {}), `${w.metadata.name}/${c.name}: ${e.name} -> ${ref.name} has no key ${ref.key}`);
+            }
+          }
+        }
+        const ingressTls = r.docs.filter((d) => d.kind === 'Ingress').flatMap((i) => (i.spec.tls ?? []).map((t: Obj) => t.secretName));
+        assert.ok(ingressTls.length > 0, 'the Ingress terminates TLS');
+      });
 
       test('the sequencer is a single Recreate writer and the only pod with the keys', () => {
         const seq = deployment(r.docs, SEQUENCER);
         assert.equal(seq.spec.replicas, 1);
         assert.equal(seq.spec.strategy?.type, 'Recreate');
         for (const w of workloads(r.docs)) {
-          const mountsKeys = (podSpec(w).volumes ?? []).some((v: Obj) => v.secret?.secretName === KEYS_SECRET);
+          const mountsKeys = (podSpec(w).volumes ?? []).some((v: Obj) => isKeysSecret(v.secret?.secretName));
           assert.equal(mountsKeys, w.metadata.name === SEQUENCER, `${w.kind}/${w.metadata.name}: keys mount`);
         }
         for (const name of ['ctlog-ctfe', 'ctlog-read']) assert.notEqual(deployment(r.docs, name).spec.strategy?.type, 'Recreate');
@@ -197,6 +236,18 @@ describe('k8s manifests', () => {
         assert.ok(r.docs.some((d) => d.kind === 'PersistentVolumeClaim' && d.metadata.name === claim), `the claim ${claim} is rendered`);
       });
 
+      test('before the sequencer starts, an init container runs the idempotent `shard create --all` with the keys read-only', () => {
+        const seq = deployment(r.docs, SEQUENCER);
+        const init = podSpec(seq).initContainers ?? [];
+        assert.equal(init.length, 1);
+        assert.deepEqual(init[0].args, ['shard', 'create', '--all']);
+        const keys = podSpec(seq).volumes.find((v: Obj) => isKeysSecret(v.secret?.secretName));
+        const mount = init[0].volumeMounts.find((m: Obj) => m.name === keys.name);
+        assert.equal(mount?.readOnly, true, 'a missing key stops the pod instead of being generated in the cluster');
+        assert.equal(mount.mountPath, podSpec(seq).containers[0].volumeMounts.find((m: Obj) => m.name === keys.name).mountPath);
+        for (const name of ['CTLOG_CONFIG', 'CTLOG_DATA', 'CTLOG_DATABASE_URL']) assert.deepEqual(envOf(init[0], name), envOf(podSpec(seq).containers[0], name), name);
+      });
+
       test('every container has probes (the sequencer on /healthz, front ends and read servers on /livez and /readyz), sane resources and a hardened securityContext', () => {
         for (const w of workloads(r.docs)) {
           const spec = podSpec(w);
@@ -205,7 +256,9 @@ describe('k8s manifests', () => {
           assert.equal(spec.automountServiceAccountToken, false, `${w.metadata.name}: service account token`);
           for (const c of containersOf(w)) {
             const at = `${w.metadata.name}/${c.name}`;
-            if (w.kind === 'Deployment') {
+            // Init containers run to completion: no probes; they hold the same resources and hardening.
+            const serving = w.kind === 'Deployment' && podSpec(w).containers.includes(c);
+            if (serving) {
               // A stale STH restarts the sequencer (a restart recovers), but must not take the
               // read servers and front ends out of service.
               const sequencer = w.metadata.name === 'ctlog-sequencer';
@@ -225,29 +278,29 @@ describe('k8s manifests', () => {
             }
             // V8's heap must fit under the memory limit, or the kernel kills before GC runs.
             const heap = /--max-old-space-size=(\d+)/.exec(envOf(c, 'NODE_OPTIONS')?.value ?? '');
-            if (w.kind === 'Deployment') {
+            if (serving) {
               assert.ok(heap, `${at}: NODE_OPTIONS --max-old-space-size`);
               assert.ok(Number(heap[1]) * 2 ** 20 < 0.8 * quantity(c.resources.limits.memory), `${at}: heap ${heap[1]} MiB vs limit ${c.resources.limits.memory}`);
             }
             assert.equal(c.securityContext?.readOnlyRootFilesystem, true, `${at}: readOnlyRootFilesystem`);
             assert.equal(c.securityContext?.allowPrivilegeEscalation, false, `${at}: allowPrivilegeEscalation`);
             assert.deepEqual(c.securityContext?.capabilities?.drop, ['ALL'], `${at}: drop ALL`);
-            assert.ok((c.volumeMounts ?? []).some((m: Obj) => m.mountPath === '/tmp'), `${at}: writable /tmp for tsx`);
+            assert.ok((c.volumeMounts ?? []).some((m: Obj) => m.mountPath === '/tmp'), `${at}: a writable /tmp (the root filesystem is read-only)`);
           }
         }
       });
 
       test('pods are scraped, selected by their Services and PDBs, and configured from Secrets', () => {
-        const connections = r.secrets.get('ctlog-connections');
-        assert.ok(connections && connections.envs.length === 1, 'ctlog-connections from one env file');
-        const example = readFileSync(`${connections.envs[0]}.example`, 'utf8');
+        const connections = generated(r, 'Secret', 'ctlog-connections');
+        const example = readFileSync(join(r.dir, 'secrets/connections.env.example'), 'utf8');
         const exampleKeys = new Set([...example.matchAll(/^([a-z-]+)=/gm)].map((m) => m[1]));
+        assert.deepEqual(new Set(Object.keys(connections.data)), exampleKeys, 'ctlog-connections has the keys of connections.env.example');
         for (const w of workloads(r.docs)) {
           for (const c of containersOf(w)) {
             for (const name of ['CTLOG_CONFIG', 'CTLOG_DATA', 'CTLOG_DATABASE_URL']) assert.ok(envOf(c, name), `${w.metadata.name}: ${name}`);
             for (const e of c.env ?? []) {
               const ref = e.valueFrom?.secretKeyRef;
-              if (ref) assert.ok(ref.name === 'ctlog-connections' && exampleKeys.has(ref.key), `${w.metadata.name}: ${e.name} from ${ref.name}/${ref.key}`);
+              if (ref) assert.ok(ref.name === connections.metadata.name && exampleKeys.has(ref.key), `${w.metadata.name}: ${e.name} from ${ref.name}/${ref.key}`);
             }
           }
         }
@@ -281,9 +334,9 @@ describe('k8s manifests', () => {
         const cfgMount = c.volumeMounts.find((m: Obj) => m.name === 'config');
         assert.equal(envOf(c, 'CTLOG_CONFIG')?.value, `${cfgMount.mountPath}/shards.yaml`);
         const { cfg } = configOf(r, dataDir);
-        const keyVolume = podSpec(seq).volumes.find((v: Obj) => v.secret?.secretName === KEYS_SECRET);
+        const keyVolume = podSpec(seq).volumes.find((v: Obj) => isKeysSecret(v.secret?.secretName));
         const keyMount = c.volumeMounts.find((m: Obj) => m.name === keyVolume.name);
-        const keyFiles = r.secrets.get(KEYS_SECRET)?.files ?? [];
+        const keyFiles = Object.keys(generated(r, 'Secret', KEYS_SECRET).data);
         for (const s of cfg.shards) {
           assert.equal(dirname(s.keyFile), keyMount.mountPath, `${s.name}: key ${s.keyFile} outside ${keyMount.mountPath}`);
           assert.ok(keyFiles.includes(basename(s.keyFile)), `${s.name}: ${basename(s.keyFile)} not in the ${KEYS_SECRET} secretGenerator`);
@@ -322,7 +375,7 @@ describe('k8s manifests', () => {
   }
 
   test('production runs more front ends and read servers than staging, with bigger pods', () => {
-    const [staging, production] = OVERLAYS.map((o) => render(join(K8S, 'overlays', o)).docs);
+    const [staging, production] = OVERLAYS.map((o) => render(o).docs);
     for (const name of ['ctlog-ctfe', 'ctlog-read']) {
       assert.ok(deployment(production!, name).spec.replicas > deployment(staging!, name).spec.replicas, `${name} replicas`);
       assert.ok(deployment(production!, name).spec.replicas >= 2, `${name}: PDB needs 2+ replicas`);
@@ -346,7 +399,7 @@ describe('Dockerfile', () => {
     for (const f of froms) assert.match(f, /^FROM node:20-bookworm-slim\b/);
     const user = last('USER');
     assert.match(user ?? '', /^[1-9][0-9]*(:[0-9]+)?$/, 'numeric non-root USER (runAsNonRoot can only verify numbers)');
-    const pods = OVERLAYS.flatMap((o) => workloads(render(join(K8S, 'overlays', o)).docs));
+    const pods = OVERLAYS.flatMap((o) => workloads(render(o).docs));
     for (const w of pods) assert.equal(String(podSpec(w).securityContext.runAsUser), user!.split(':')[0], `${w.metadata.name}: runAsUser`);
     assert.equal(last('EXPOSE'), '6962');
     const entry = JSON.parse(last('ENTRYPOINT') ?? '[]') as string[];

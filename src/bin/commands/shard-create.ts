@@ -45,7 +45,13 @@ export function registerShardCreate(shard: Command): void {
       for (const cfg of chosen) {
         let keyNote = '';
         if (all && !cfg.pkcs11 && !existsSync(cfg.keyFile)) {
-          writeKeyFile(cfg.keyFile);
+          try {
+            writeKeyFile(cfg.keyFile);
+          } catch (err) {
+            const code = (err as { code?: string }).code;
+            if (code === 'EROFS' || code === 'EACCES') throw new UsageError(`shard ${cfg.name}: no key at ${cfg.keyFile}, and its directory is not writable (${code}); put the shard's key there (in Kubernetes: add it to the ctlog-keys Secret)`);
+            throw err;
+          }
           keyNote = `, new key ${cfg.keyFile} (back it up: a lost key ends the shard)`;
         }
         // A key in a PKCS#11 token: its public key object gives the log id; one session signs the first STH.

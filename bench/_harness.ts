@@ -21,6 +21,8 @@ export interface BenchEnv {
   dbUrl: string;
   prefix: string;
   configFile: string;
+  /** The queue key the spawned processes read from <dir>/queue.key. */
+  queueKey: Uint8Array;
   storage: LogStorage;
   shard: ShardRecord;
   spawnCtlog(args: string[], listen?: string): Promise<{ child: ChildProcess; url: string }>;
@@ -35,6 +37,9 @@ export async function benchEnv(shardYaml: Record<string, unknown> = {}): Promise
   const storage = new LogStorage(openDatabase({ url: dbUrl, dataDir: dir, poolSize: 8 }));
   await migrate(storage.knex);
   writeKeyFile(join(dir, 'keys', 'bench.pem'));
+  // The queue key of the spawned processes (they read <data>/queue.key) and of the benchmark's own CTFE side.
+  const queueKey = new Uint8Array(randomBytes(32));
+  writeFileSync(join(dir, 'queue.key'), Buffer.from(queueKey).toString('hex'), { mode: 0o600 });
   const shard = await createShard(storage, 'bench', loadSigner(join(dir, 'keys', 'bench.pem')), Date.now());
   const configFile = join(dir, 'shards.yaml');
   const fields = {
@@ -52,6 +57,7 @@ export async function benchEnv(shardYaml: Record<string, unknown> = {}): Promise
     dbUrl,
     prefix,
     configFile,
+    queueKey,
     storage,
     shard,
     spawnCtlog(args, listen = '127.0.0.1:0') {

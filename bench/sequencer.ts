@@ -58,7 +58,7 @@ function pair(i: number): Submission[] {
 const env = await benchEnv({ pool_size: 2000, pool_period_ms: 20 });
 try {
   await env.spawnCtlog(['sequencer']);
-  const queue = new BullSubmissionQueue({ redisUrl: REDIS_URL, prefix: env.prefix, lingerMs: 5, maxBatch: 500, maxInFlight: IN_FLIGHT * 2 });
+  const queue = new BullSubmissionQueue({ redisUrl: REDIS_URL, prefix: env.prefix, lingerMs: 5, maxBatch: 500, maxInFlight: IN_FLIGHT * 2, queueKey: env.queueKey });
   // Warm up: store the issuers, open the connections.
   await Promise.all(pair(0).map((s) => queue.submit('bench', s, issuers, 30_000)));
   const genStart = performance.now();

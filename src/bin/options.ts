@@ -13,6 +13,10 @@ export interface CommonOptions {
   database: string | undefined;
   redis: string | undefined;
   redisPrefix: string;
+  /** File holding the queue key (src/config/queue-key.ts). */
+  queueKeyFile: string | undefined;
+  /** The queue key itself (hex or base64), from CTLOG_QUEUE_KEY only: never a flag, which `ps` would show. */
+  queueKey: string | undefined;
   createShards: boolean;
 }
 
@@ -68,20 +72,33 @@ export function addConfigOptions(cmd: Command): Command {
 /** --database: every command that reads or writes the database. */
 export function addDatabaseOption(cmd: Command): Command {
   return cmd.addOption(
-    new Option('--database <url>', 'MariaDB, mysql://user:password@host:3306/db (default: the embedded SQLite file under --data)').env('CTLOG_DATABASE_URL').argParser(databaseUrl),
+    new Option('--database <url>', 'MariaDB, mysql://user:password@host:3306/db, with ?ssl=true or ?ssl-mode=VERIFY_IDENTITY&ssl-ca=FILE for TLS (default: the embedded SQLite file under --data)').env('CTLOG_DATABASE_URL').argParser(databaseUrl),
   );
 }
 
 /** --redis and --redis-prefix: the processes that share the submission queue. */
 export function addRedisOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--redis <url>', 'Redis for the submission queue and rate limits, redis://host:6379 (default: an in-process queue)').env('CTLOG_REDIS_URL').argParser(redisUrl))
+    .addOption(new Option('--redis <url>', 'Redis for the submission queue and rate limits, redis://[user:password@]host:6379[/db], or rediss://… for TLS (default: an in-process queue)').env('CTLOG_REDIS_URL').argParser(redisUrl))
     .addOption(
       new Option('--redis-prefix <prefix>', 'the start of every Redis key; give each log sharing one Redis its own')
         .env('CTLOG_REDIS_PREFIX')
         .default('ctlog')
         .argParser(redisPrefix),
     );
+}
+
+/**
+ * --queue-key-file: the CTFE and the sequencer, whose queue messages it authenticates
+ * (src/config/queue-key.ts). The key itself may instead come from CTLOG_QUEUE_KEY, or
+ * <data>/queue.key.
+ */
+export function addQueueKeyOption(cmd: Command): Command {
+  return cmd.addOption(
+    new Option('--queue-key-file <file>', 'the key (hex or base64, 32+ bytes) that authenticates queue messages between ctfe and sequencer; needed with --redis (default: CTLOG_QUEUE_KEY, else <data>/queue.key)').env(
+      'CTLOG_QUEUE_KEY_FILE',
+    ),
+  );
 }
 
 /** --listen: the serving processes. Each role has its own default port, so the three can run side by side on one host. */
@@ -102,6 +119,8 @@ export function commonOptions(o: Record<string, unknown>): CommonOptions {
     database: (o.database as string | undefined) || undefined,
     redis: (o.redis as string | undefined) || undefined,
     redisPrefix: String(o.redisPrefix ?? 'ctlog'),
+    queueKeyFile: (o.queueKeyFile as string | undefined) || undefined,
+    queueKey: process.env.CTLOG_QUEUE_KEY || undefined,
     createShards: Boolean(o.createShards),
   };
 }

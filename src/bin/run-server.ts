@@ -1,5 +1,6 @@
 // Runs one serving process (serve, or one role) until SIGTERM/SIGINT or a fatal sequencer
 // error, then drains and resolves; the entry point exits with process.exitCode.
+import { MISSING_QUEUE_KEY, loadQueueKey } from '../config/queue-key.js';
 import { b64 } from '../util/bytes.js';
 import type { CommonOptions } from './options.js';
 import { UsageError } from './options.js';
@@ -8,6 +9,17 @@ import { startLog, type Role, type RunningLog } from './start-log.js';
 export async function runServer(roles: Role[], o: CommonOptions): Promise<void> {
   if (roles.length < 3 && (!o.database || !o.redis)) {
     throw new UsageError(`ctlog ${roles.join('+')} as a separate process needs --database and --redis (or CTLOG_DATABASE_URL and CTLOG_REDIS_URL); use \`ctlog serve\` for one process`);
+  }
+  // Redis is not trusted with what gets signed: the CTFE and the sequencer authenticate every
+  // queue message with a key Redis never sees, and do not start without it.
+  let queueKey: Uint8Array[] | undefined;
+  if (o.redis && (roles.includes('ctfe') || roles.includes('sequencer'))) {
+    try {
+      queueKey = loadQueueKey({ file: o.queueKeyFile, value: o.queueKey, dataDir: o.data });
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    if (!queueKey) throw new UsageError(MISSING_QUEUE_KEY);
   }
   if (o.redis) await checkRedis(o.redis);
   // A fatal sequencer error stops the process with exit code 1: a restart recovers from the
@@ -22,6 +34,7 @@ export async function runServer(roles: Role[], o: CommonOptions): Promise<void> 
     databaseUrl: o.database,
     redisUrl: o.redis,
     redisPrefix: o.redisPrefix,
+    queueKey,
     createShards: o.createShards,
     migrate: roles.length === 3,
   });

@@ -6,17 +6,20 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { loadConfig, type LogConfig } from '../config/config.js';
 import { loadRoots } from '../config/roots.js';
+import { MISSING_QUEUE_KEY } from '../config/queue-key.js';
 import { RedisRateLimiter, TokenBucketRateLimiter, createCtfe } from '../ctfe/index.js';
 import { parseListen, sendError, sendJson } from '../http/respond.js';
-import type { ShardRuntime } from '../http/shard-runtime.js';
+import { currentState, type ShardRuntime } from '../http/shard-runtime.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { Metrics } from '../metrics/metrics.js';
 import { InProcessQueue } from '../queue/in-process-queue.js';
 import type { SubmissionConsumer, SubmissionQueue } from '../queue/queue.js';
-import { createReader, type Reader } from '../read/index.js';
+import { ExportStore, createReader, type Reader } from '../read/index.js';
 import { startSequencers, type SequencerService } from '../sequencer/sequencer-service.js';
 import { ensureMysqlDatabase, migrate, openDatabase } from '../storage/database.js';
-import { LogStorage, bytesPerEntry } from '../storage/log-storage.js';
+import { LogStorage, bytesPerEntry, type ShardState } from '../storage/log-storage.js';
+import { reconcileDeclaredStates, shardLifecycle, stateRank } from '../storage/shard-lifecycle.js';
+import { watchShardStates } from '../storage/shard-state-watch.js';
 import { notFound } from '../util/errors.js';
 import { ensureKeys } from './keys.js';
 
@@ -30,6 +33,11 @@ export interface StartOptions {
   databaseUrl?: string;
   redisUrl?: string;
   redisPrefix?: string;
+  /**
+   * The key that authenticates queue messages between the CTFE and the sequencer; required
+   * with redisUrl when this process runs either (src/config/queue-key.ts loads it).
+   */
+  queueKey?: readonly Uint8Array[];
   /** Create shards missing from the database (explicit; the embedded default does it on first run). */
   createShards?: boolean;
   /** Run migrations at startup (serve does; split processes leave it to `ctlog migrate`). */
@@ -38,6 +46,8 @@ export interface StartOptions {
   log?: Logger;
   /** Called when a sequencer hits a fatal error (the CLI shuts the process down: a restart recovers). */
   onFatal?: (err: Error) => void;
+  /** How often every role re-reads the shards' states from the database (ms). @defaultValue 2000 */
+  statePollMs?: number;
 }
 
 export interface RunningLog {
@@ -46,6 +56,11 @@ export interface RunningLog {
   shards: ShardRuntime[];
   storage: LogStorage;
   metrics: Metrics;
+  /** The read server, when this process has the read role. */
+  reader?: Reader;
+  sequencers?: SequencerService;
+  /** Re-reads the shards' states now (every process also does so every statePollMs). */
+  pollStates(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -56,6 +71,7 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
   if (o.roles.length < 3 && (!o.redisUrl || !o.databaseUrl)) {
     throw new Error(`ctlog ${o.roles.join('+')} as a separate process needs --database and --redis (or CTLOG_DATABASE_URL and CTLOG_REDIS_URL); use \`ctlog serve\` for one process`);
   }
+  if (o.redisUrl && !o.queueKey && (o.roles.includes('ctfe') || o.roles.includes('sequencer'))) throw new Error(MISSING_QUEUE_KEY);
   if (embedded && o.roles.includes('sequencer')) {
     const generated = ensureKeys(loadConfig(o.configFile, o.dataDir), log);
     if (generated.length) log.info('generated shard keys on first run', { keys: generated });
@@ -81,6 +97,9 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
       if (ran.length) log.info('ran migrations', { migrations: ran });
     }
 
+    // shards.yaml may move a shard forward; a declared state behind the database's stops here.
+    if (await knex.schema.hasTable('shards')) await reconcileDeclaredStates(storage, config.shards, clock(), config.file);
+
     let sequencers: SequencerService | undefined;
     let queue: SubmissionQueue | undefined;
     let consumer: SubmissionConsumer | undefined;
@@ -88,8 +107,19 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
       // Loaded only with Redis: BullMQ costs ~0.7 s of start-up (docs/PERFORMANCE.md), which the
       // embedded default does not need.
       const { BullSubmissionConsumer, BullSubmissionQueue } = await import('../queue/bullmq-queue.js');
-      if (o.roles.includes('ctfe')) queue = new BullSubmissionQueue({ redisUrl: o.redisUrl, prefix: o.redisPrefix });
-      if (o.roles.includes('sequencer')) consumer = new BullSubmissionConsumer({ redisUrl: o.redisUrl, prefix: o.redisPrefix });
+      if (o.roles.includes('ctfe')) queue = new BullSubmissionQueue({ redisUrl: o.redisUrl, prefix: o.redisPrefix, queueKey: o.queueKey! });
+      if (o.roles.includes('sequencer')) {
+        consumer = new BullSubmissionConsumer({
+          redisUrl: o.redisUrl,
+          prefix: o.redisPrefix,
+          queueKey: o.queueKey!,
+          onRefused: ({ shard, err }) => {
+            // Someone wrote to Redis who is not a CTFE of this log, or the keys differ.
+            log.warn('refused an unauthenticated queue message; nothing of it was sequenced', { shard, err: err.message });
+            metrics.refusedMessages.inc({ shard });
+          },
+        });
+      }
     } else {
       const q = new InProcessQueue();
       queue = q;
@@ -103,6 +133,9 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
         shards: config.shards,
         clock,
         createMissing: o.createShards || embedded,
+        statePollMs: o.statePollMs,
+        onStateError: (err) => log.warn("sequencer: couldn't read the shards' states; retrying", { err: (err as Error).message }),
+        onStateChange: (c) => log.info('shard stopped accepting entries', { shard: c.shard, state: c.state, reason: c.reason, tree_size: c.head?.treeSize }),
         requireReplicaAck: config.requireReplicaAck,
         onFatal: (err) => {
           log.error('sequencer stopped: fatal error; restart to recover from the database', { err });
@@ -112,6 +145,11 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
         onBatchError: (b) => {
           log.warn('batch failed; its submitters got 503 and retry', { shard: b.shard, submissions: b.submissions, err: (b.err as { code?: string }).code ?? b.err.message.slice(0, 200) });
           metrics.sequencedEntries.inc({ shard: b.shard, reason: 'batch_failed' }, b.submissions);
+        },
+        onEntryRefused: (r) => {
+          // A CTFE and a sequencer that rebuild entries differently (a rolling deploy), or a bug.
+          log.warn('refused an entry whose stored row would not rebuild to its signed leaf', { shard: r.shard, err: r.err.message });
+          metrics.sequencedEntries.inc({ shard: r.shard, reason: 'not_reproducible' });
         },
         onCommit: (c) => {
           metrics.batchSize.observe({ shard: c.shard }, c.added);
@@ -153,12 +191,33 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
       handlers.push(ctfe.handle);
       drains.push(() => ctfe.close());
     }
-    let reader: ReturnType<typeof createReader> | undefined;
+    let reader: Reader | undefined;
     if (o.roles.includes('read')) {
-      reader = createReader({ storage, shards, metrics, log, clock });
+      reader = createReader({ storage, shards, metrics, log, clock, meta: { baseUrl: config.baseUrl, operator: config.operator } });
       handlers.push(reader.handle);
       drains.push(() => reader!.close());
     }
+    // Every role follows the shards' states in the database: the CTFE refuses a shard that
+    // left 'active', the read server moves a pruned shard to its export.
+    const follow = async (states: Map<string, ShardState>) => {
+      for (const rt of shards) {
+        const db = states.get(rt.config.name);
+        if (!db || !rt.live) continue;
+        if (stateRank(db) > stateRank(rt.live.state)) {
+          log.info('shard state changed', { shard: rt.config.name, from: rt.live.state, to: db });
+          rt.live.state = db;
+          rt.live.stateChangedAt = clock();
+        }
+        if (db === 'pruned' && reader && reader.sources()[rt.config.name] !== 'export') await mountExport(reader, storage, rt, log);
+      }
+    };
+    const watch = watchShardStates(storage, {
+      intervalMs: o.statePollMs,
+      onStates: follow,
+      onError: (err) => log.warn("couldn't read the shards' states", { err: (err as Error).message }),
+    });
+    closers.push(() => watch.stop());
+    await watch.poll();
 
     const app = operatorApp({ storage, shards, metrics, log, clock, queue, reader });
     const server = createServer((req, res) => {
@@ -184,7 +243,7 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
     const addr = server.address() as AddressInfo;
     const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
     log.info('listening', { url, shards: shards.map((s) => s.config.name) });
-    return { url, config, shards, storage, metrics, close };
+    return { url, config, shards, storage, metrics, reader, sequencers, pollStates: () => watch.poll(), close };
   } catch (err) {
     await close();
     throw err;
@@ -203,9 +262,35 @@ async function closeServer(server: Server, drains: Array<() => Promise<unknown> 
   await closed;
 }
 
+/** static-ct-api origin of a shard: its submission prefix without the scheme. */
+export function shardOrigin(config: LogConfig, prefix: string): string {
+  const base = new URL(config.baseUrl);
+  return `${base.host}${base.pathname.replace(/\/$/, '')}${prefix}`;
+}
+
+/**
+ * Serves a pruned shard from its export: the directory shards.yaml names (export_dir) or
+ * the one recorded at export, checked against the manifest hash recorded then. If it cannot
+ * be opened the shard's reads fail with 500s naming the problem, and the next poll retries.
+ */
+async function mountExport(reader: Reader, storage: LogStorage, rt: ShardRuntime, log: Logger): Promise<void> {
+  const lc = await shardLifecycle(storage, rt.id);
+  const dir = rt.config.exportDir ?? lc.exportDir;
+  if (!dir) {
+    log.error('pruned shard has no export directory recorded; set export_dir in shards.yaml', { shard: rt.config.name });
+    return;
+  }
+  try {
+    const store = await ExportStore.open(dir, { logId: rt.logId, publicKey: rt.publicKey, manifestSha256: lc.exportManifestSha256 });
+    reader.serveFromExport(rt.config.name, store);
+    log.info('serving pruned shard from its export', { shard: rt.config.name, dir });
+  } catch (err) {
+    log.error("couldn't open the export of a pruned shard", { shard: rt.config.name, dir, err: (err as Error).message });
+  }
+}
+
 async function shardRuntimes(storage: LogStorage, config: LogConfig, log: Logger): Promise<ShardRuntime[]> {
   const out: ShardRuntime[] = [];
-  const base = new URL(config.baseUrl);
   for (const cfg of config.shards) {
     const rec = await storage.getShard(cfg.name);
     if (!rec) {
@@ -213,7 +298,13 @@ async function shardRuntimes(storage: LogStorage, config: LogConfig, log: Logger
     }
     const { roots, skipped } = loadRoots(cfg.roots);
     if (skipped.length) log.warn('skipped unreadable roots', { shard: cfg.name, skipped: skipped.length });
-    out.push({ config: cfg, id: rec.id, logId: rec.logId, publicKey: rec.publicKey, roots, origin: `${base.host}${base.pathname.replace(/\/$/, '')}${cfg.prefix}` });
+    // The database's state, or the declared one when it is ahead (reconciled already).
+    const state = stateRank(cfg.state) > stateRank(rec.state) ? cfg.state : rec.state;
+    const lc = await shardLifecycle(storage, rec.id);
+    out.push({
+      config: cfg, id: rec.id, logId: rec.logId, publicKey: rec.publicKey, roots, origin: shardOrigin(config, cfg.prefix),
+      live: { state, stateChangedAt: lc.stateChangedAt }, createdAt: rec.createdAt,
+    });
   }
   return out;
 }
@@ -236,7 +327,7 @@ function operatorApp(d: { storage: LogStorage; shards: ShardRuntime[]; metrics: 
   app.get('/livez', (_req, res) => sendJson(res, 200, { ok: true }));
   app.get('/readyz', async (_req, res) => {
     // A read server whose database fell behind what it served is not ready: it answers 503.
-    const behind = d.reader?.behind() ?? [];
+    const behind = d.reader?.behind().length ? await d.reader.recheckBehind() : [];
     if (behind.length) {
       sendJson(res, 503, { ok: false, error: 'the database is behind tree heads this server already served', behind });
       return;
@@ -245,7 +336,9 @@ function operatorApp(d: { storage: LogStorage; shards: ShardRuntime[]; metrics: 
       await d.storage.listShards();
       sendJson(res, 200, { ok: true });
     } catch (err) {
-      sendJson(res, 503, { ok: false, error: `database: ${(err as Error).message}` });
+      // The driver's text (host names, users, statements) is for the log, not for clients.
+      d.log.warn('readiness check: database unavailable', { err: (err as { code?: string }).code ?? (err as Error).message });
+      sendJson(res, 503, { ok: false, error: 'database unavailable' });
     }
   });
   app.get('/healthz', async (_req, res) => {
@@ -258,14 +351,15 @@ function operatorApp(d: { storage: LogStorage; shards: ShardRuntime[]; metrics: 
         const head = await d.storage.currentHead(s.id);
         const age = Math.max(0, now - head.timestamp);
         const limit = Math.max(10_000, 5 * s.config.sthIntervalMs);
-        const fresh = s.config.state !== 'active' || age <= limit;
+        const fresh = currentState(s) !== 'active' || age <= limit;
         ok &&= fresh;
         d.metrics.sthTimestamp.set({ shard: s.config.name }, head.timestamp / 1000);
         d.metrics.treeSize.set({ shard: s.config.name }, head.treeSize);
         shards[s.config.name] = { tree_size: head.treeSize, sth_age_ms: age, ok: fresh };
       } catch (err) {
         ok = false;
-        shards[s.config.name] = { ok: false, error: (err as Error).message };
+        d.log.warn('health check: database unavailable', { shard: s.config.name, err: (err as { code?: string }).code ?? (err as Error).message });
+        shards[s.config.name] = { ok: false, error: 'database unavailable' };
       }
     }
     sendJson(res, ok ? 200 : 503, { ok, shards });

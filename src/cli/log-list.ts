@@ -3,7 +3,7 @@
 // so a monitor such as certspotter can be pointed at the log with one file.
 import type { LogConfig } from '../config/config.js';
 import type { ShardRecord } from '../storage/log-storage.js';
-import { b64 } from '../util/bytes.js';
+import { logMetadata } from '../http/log-metadata.js';
 
 const iso = (ms: number) => new Date(ms).toISOString().replace(/\.000Z$/, 'Z');
 
@@ -12,21 +12,8 @@ export function buildLogList(config: LogConfig, records: ShardRecord[], now: num
   const logs = config.shards.flatMap((s) => {
     const r = byName.get(s.name);
     if (!r) return [];
-    // usable since the shard was created; read-only as of its latest tree head.
-    const state =
-      s.state === 'active' && r.state === 'active'
-        ? { usable: { timestamp: iso(r.createdAt) } }
-        : { readonly: { timestamp: iso(r.head.timestamp), final_tree_head: { sha256_root_hash: b64(r.head.rootHash), tree_size: r.head.treeSize } } };
-    const url = `${config.baseUrl}${s.prefix}/`;
-    const common = {
-      description: `ctlog ${s.name}`,
-      log_id: b64(r.logId),
-      key: b64(r.publicKey),
-      mmd: s.mmd,
-      state,
-      temporal_interval: { start_inclusive: iso(s.notAfterStart), end_exclusive: iso(s.notAfterLimit) },
-    };
-    return [opts.tiled ? { ...common, submission_url: url, monitoring_url: url } : { ...common, url }];
+    // The database's state: readonly with a final tree head only once frozen.
+    return [logMetadata({ config: s, baseUrl: config.baseUrl, logId: r.logId, publicKey: r.publicKey, state: r.state, head: r.head, createdAt: r.createdAt }, opts)];
   });
   return {
     version: '1.0',

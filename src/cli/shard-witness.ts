@@ -40,7 +40,7 @@ export async function shardWitness(storage: LogStorage, cfg: ShardConfig, opts: 
     return { text: lines.join('\n'), ok: true };
   }
   try {
-    const v = await checkForkGuard(storage, shard, witness, db, { record: false });
+    const v = await checkForkGuard(storage, shard, witness, () => Promise.resolve(db), { record: false });
     lines.push(`  verdict  ${v.relation}: the sequencer will extend the database head`);
     return { text: lines.join('\n'), ok: true };
   } catch (err) {

@@ -34,6 +34,12 @@ export interface ShardConfig {
   readonly poolPeriodMs: number;
   readonly getEntriesMax: number;
   readonly state: ConfiguredState;
+  /** True when shards.yaml sets state (for this shard or in defaults:); a declared state is checked against the database's. */
+  readonly stateDeclared?: boolean;
+  /** An active shard becomes read-only this long after notAfterLimit (ms). */
+  readonly readOnlyGraceMs?: number;
+  /** Where the read server finds the shard's export once pruned, if not where `ctlog shard export` wrote it. */
+  readonly exportDir?: string;
   /** Maximum merge delay promised, seconds. ctlog's real merge delay is zero. */
   readonly mmd: number;
   /** How long add-chain waits for the sequencer before answering 503. */
@@ -80,12 +86,13 @@ const DEFAULTS = {
   require_server_auth: false,
   max_chain_length: 10,
   sth_interval_ms: 1000,
+  read_only_grace_days: 7,
 } as const;
 
 /** Paths the serving processes answer themselves (/metrics, probes): no shard may sit there. */
 const OPERATOR_PATHS = ['/metrics', '/livez', '/readyz', '/healthz'];
 
-const SHARD_FIELDS = new Set(['name', 'prefix', 'not_after_start', 'not_after_limit', 'key', 'witness', ...Object.keys(DEFAULTS)]);
+const SHARD_FIELDS = new Set(['name', 'prefix', 'not_after_start', 'not_after_limit', 'key', 'witness', 'export_dir', ...Object.keys(DEFAULTS)]);
 
 type Obj = Record<string, unknown>;
 
@@ -190,6 +197,13 @@ export function parseConfig(doc: unknown, ctx: { file: string; dataDir: string; 
     };
     const state = String(s.state);
     if (!['active', 'read-only', 'frozen'].includes(state)) fail(at('state'), `"${state}" must be active, read-only or frozen`);
+    const graceDays = s.read_only_grace_days;
+    if (typeof graceDays !== 'number' || !Number.isFinite(graceDays) || graceDays < 0 || graceDays > 3650) fail(at('read_only_grace_days'), `must be a number of days in [0, 3650] (got ${JSON.stringify(graceDays)})`);
+    let exportDir: string | undefined;
+    if (s.export_dir !== undefined && s.export_dir !== null) {
+      if (typeof s.export_dir !== 'string' || !s.export_dir) fail(at('export_dir'), 'must be a directory path');
+      exportDir = isAbsolute(s.export_dir as string) ? (s.export_dir as string) : resolve(cfgDir, s.export_dir as string);
+    }
     const key = String(s.key ?? `keys/${name}.pem`);
     let pkcs11: Pkcs11KeyRef | undefined;
     if (isPkcs11Uri(key)) {
@@ -229,6 +243,9 @@ export function parseConfig(doc: unknown, ctx: { file: string; dataDir: string; 
       poolPeriodMs: int('pool_period_ms', 1, 10000),
       getEntriesMax: int('get_entries_max', 1, 10000),
       state: state as ConfiguredState,
+      stateDeclared: (raw as Obj).state !== undefined || defaults.state !== undefined,
+      readOnlyGraceMs: Math.round((graceDays as number) * 86400_000),
+      exportDir,
       mmd: int('mmd', 1, 86400 * 7),
       submissionDeadlineMs: int('submission_deadline_ms', 100, 600000),
       rejectExpired: bool('reject_expired'),

@@ -6,7 +6,7 @@
 // Per-request cost is the budget of docs/PERFORMANCE.md: no framework, no full X.509 parse (the
 // DER walk of src/x509), issuer keys cached in one PublicKeyCache, base64 by Buffer.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ShardRuntime } from '../http/shard-runtime.js';
+import { currentState, type ShardRuntime } from '../http/shard-runtime.js';
 import { sendError, sendJson } from '../http/respond.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -92,7 +92,8 @@ export function createCtfe(deps: CtfeDeps): Ctfe {
     routes.set(`${p}/ct/v1/add-chain`, { shard, kind: 'x509', endpoint: 'add-chain', depthLimit: Math.max(1, Math.floor(maxDepth * 0.8)) });
     routes.set(`${p}/ct/v1/add-pre-chain`, { shard, kind: 'precert', endpoint: 'add-pre-chain', depthLimit: maxDepth });
   }
-  const active = deps.shards.filter((s) => s.config.state === 'active');
+  // The state is followed at run time (a shard made read-only answers 403 within seconds).
+  const activeShards = () => deps.shards.filter((s) => currentState(s) === 'active');
 
   // prom-client resolves label values on every call; keep the labelled children instead.
   const children = new Map<string, { inc(): void; observe?(v: number): void }>();
@@ -144,9 +145,10 @@ export function createCtfe(deps: CtfeDeps): Ctfe {
       throw new CtError(405, 'method_not_allowed', `${r.endpoint} takes POST (RFC 6962 §4.1), not ${req.method}`);
     }
     if (closing) throw unavailable(503, 'shutting_down', 'this front end is shutting down; retry', 1);
-    if (cfg.state !== 'active') {
-      const others = active.map((s) => s.config.prefix).join(', ');
-      throw new CtError(403, 'shard_not_active', `shard ${cfg.name} is ${cfg.state} and accepts no new entries${others ? `; submit to an active shard: ${others}` : ''}`);
+    const state = currentState(r.shard);
+    if (state !== 'active') {
+      const others = activeShards().map((s) => s.config.prefix).join(', ');
+      throw new CtError(403, 'shard_not_active', `shard ${cfg.name} is ${state} and accepts no new entries${others ? `; submit to an active shard: ${others}` : ''}`);
     }
     if (rateLimit && !(await rateLimit.take(clientKey(req)))) {
       metrics?.rateLimited.labels(cfg.name, r.endpoint).inc();
@@ -178,7 +180,7 @@ export function createCtfe(deps: CtfeDeps): Ctfe {
     const issuers: Issuer[] = v.chain.map((c) => ({ fingerprint: c.fingerprint, der: c.der }));
     const s = await queue.submit(cfg.name, sub, issuers, cfg.submissionDeadlineMs);
     const sct: Sct = { version: 0, logId: r.shard.logId, timestamp: s.timestamp, extensions: s.extensions, signature: s.signature };
-    if (verifyScts && !verifySct(r.shard.publicKey, sct, sub.entry)) {
+    if (verifyScts && !sctVerifies(r.shard.publicKey, sct, sub.entry)) {
       // Never hand out an SCT that is not for this submission; the retry is sequenced again
       // or finds the entry by dedup.
       log?.error('an SCT from the sequencer does not verify over its submission; answered 503', { shard: cfg.name, leaf_index: s.idx });
@@ -195,7 +197,7 @@ export function createCtfe(deps: CtfeDeps): Ctfe {
     } catch {
       return err;
     }
-    const fit = active.find((s) => s !== here && notAfter >= s.config.notAfterStart && notAfter < s.config.notAfterLimit);
+    const fit = activeShards().find((s) => s !== here && notAfter >= s.config.notAfterStart && notAfter < s.config.notAfterLimit);
     if (!fit) return err;
     return new CtError(err.status, err.reason, `${err.message}; submit it to ${fit.config.prefix}`, { cause: err });
   }
@@ -251,4 +253,13 @@ function closeAfter(req: IncomingMessage, res: ServerResponse): void {
   res.setHeader('Connection', 'close');
   req.resume();
   res.once('finish', () => setTimeout(() => req.socket.destroy(), 1000).unref());
+}
+
+/** verifySct, with a malformed signature from the queue counted as not verifying (a 503, never a 500). */
+function sctVerifies(publicKey: Uint8Array, sct: Sct, entry: Submission['entry']): boolean {
+  try {
+    return verifySct(publicKey, sct, entry);
+  } catch {
+    return false;
+  }
 }

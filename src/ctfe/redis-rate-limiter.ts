@@ -2,6 +2,7 @@
 // updated atomically by a small Lua script that reads Redis's own clock (replicas' clocks
 // may disagree; Redis's is the one they share).
 import { Redis } from 'ioredis';
+import { redisOptions } from '../queue/redis-url.js';
 import type { RateLimiter } from './rate-limiter.js';
 import type { Logger } from '../log/logger.js';
 
@@ -64,7 +65,7 @@ export class RedisRateLimiter implements RateLimiter {
     this.owned = typeof opts.redis === 'string';
     this.redis =
       typeof opts.redis === 'string'
-        ? new Redis(opts.redis, { commandTimeout: timeout, maxRetriesPerRequest: 1 })
+        ? new Redis({ ...redisOptions(opts.redis), commandTimeout: timeout, maxRetriesPerRequest: 1 })
         : opts.redis;
     this.redis.on('error', () => {
       /* reported by take() when it matters; ioredis reconnects by itself */

@@ -2,6 +2,7 @@
 // row's identity (id, log id, public key) and its accepted roots. Built once at startup by
 // the entry point and handed to the CTFE and the read server; holds no private key.
 import type { ShardConfig } from '../config/config.js';
+import type { ShardState } from '../storage/log-storage.js';
 import type { RootStore } from '../x509/index.js';
 
 export interface ShardRuntime {
@@ -15,4 +16,16 @@ export interface ShardRuntime {
   readonly roots: RootStore;
   /** static-ct-api checkpoint origin: the submission prefix without scheme, e.g. "ct.example.org/2027h1". */
   readonly origin: string;
+  /**
+   * The shard's lifecycle state as the database last said (the entry point polls it and
+   * updates this in place). Absent: the configured state.
+   */
+  readonly live?: { state: ShardState; stateChangedAt?: number };
+  /** When the shard was created (ms), for the log metadata's "usable since". */
+  readonly createdAt?: number;
+}
+
+/** The state a serving process acts on: the database's as last polled, else the config's. */
+export function currentState(rt: ShardRuntime): ShardState {
+  return rt.live?.state ?? rt.config.state;
 }

@@ -50,6 +50,12 @@ export class Metrics {
     labelNames: ['shard', 'reason'] as const,
     registers: [this.registry],
   });
+  readonly refusedMessages = new Counter({
+    name: 'ctlog_queue_messages_refused_total',
+    help: 'Queue messages the sequencer refused because they did not authenticate under the queue key (nothing of them was sequenced).',
+    labelNames: ['shard'] as const,
+    registers: [this.registry],
+  });
   readonly treeSize = new Gauge({
     name: 'ctlog_tree_size',
     help: 'Size of the latest signed tree head.',
@@ -78,4 +84,105 @@ export class Metrics {
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'ctlog_' });
   }
+}
+
+/** `ctlog monitor`'s metrics, on its own /metrics (src/cli/monitor). */
+export class MonitorMetrics {
+  readonly registry = new Registry();
+
+  readonly lastSuccess = new Gauge({
+    name: 'ctlog_monitor_check_last_success_timestamp_seconds',
+    help: 'When each check last passed, per log (Unix seconds).',
+    labelNames: ['log', 'check'] as const,
+    registers: [this.registry],
+  });
+  readonly failures = new Counter({
+    name: 'ctlog_monitor_check_failures_total',
+    help: 'Failed checks per log, check and kind of failure (bad_signature, inconsistent, tree_shrank, stale, inclusion_overdue, http_5xx, ...).',
+    labelNames: ['log', 'check', 'kind'] as const,
+    registers: [this.registry],
+  });
+  readonly sthAge = new Gauge({
+    name: 'ctlog_monitor_sth_age_seconds',
+    help: 'Age of the latest verified STH when last fetched.',
+    labelNames: ['log'] as const,
+    registers: [this.registry],
+  });
+  readonly treeSize = new Gauge({
+    name: 'ctlog_monitor_tree_size',
+    help: 'Tree size of the latest verified STH.',
+    labelNames: ['log'] as const,
+    registers: [this.registry],
+  });
+  readonly growthRate = new Gauge({
+    name: 'ctlog_monitor_tree_growth_entries_per_second',
+    help: 'Entries per second between the two latest verified STHs (by their timestamps).',
+    labelNames: ['log'] as const,
+    registers: [this.registry],
+  });
+  readonly inclusionLatency = new Histogram({
+    name: 'ctlog_monitor_inclusion_latency_seconds',
+    help: 'From a canary SCT timestamp to the first verified inclusion proof against a fresh STH.',
+    labelNames: ['log'] as const,
+    buckets: [0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 14400, 86400],
+    registers: [this.registry],
+  });
+  readonly canaryPending = new Gauge({
+    name: 'ctlog_monitor_canary_pending',
+    help: 'Canary submissions with an SCT but no inclusion proof yet.',
+    labelNames: ['log'] as const,
+    registers: [this.registry],
+  });
+  readonly canaryOverdue = new Gauge({
+    name: 'ctlog_monitor_canary_overdue',
+    help: 'Canary submissions not included within the MMD (an alarm while above 0).',
+    labelNames: ['log'] as const,
+    registers: [this.registry],
+  });
+}
+
+/** `ctlog load`'s metrics, on its own /metrics (src/cli/load): the offered load beside what the log did with it. */
+export class LoadMetrics {
+  readonly registry = new Registry();
+
+  readonly requests = new Counter({
+    name: 'ctlog_load_requests_total',
+    help: 'Submissions answered, by endpoint and HTTP status (0: no answer: connection error or client timeout).',
+    labelNames: ['endpoint', 'code'] as const,
+    registers: [this.registry],
+  });
+  readonly dropped = new Counter({
+    name: 'ctlog_load_dropped_total',
+    help: 'Submissions not sent because --max-in-flight were already waiting (the log is slower than the offered rate).',
+    registers: [this.registry],
+  });
+  readonly sctLatency = new Histogram({
+    name: 'ctlog_load_sct_latency_seconds',
+    help: 'From the scheduled send time to the answer (an open loop: queueing in the client counts), by endpoint.',
+    labelNames: ['endpoint'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly inFlight = new Gauge({
+    name: 'ctlog_load_in_flight',
+    help: 'Submissions sent and not yet answered.',
+    registers: [this.registry],
+  });
+  readonly targetRate = new Gauge({
+    name: 'ctlog_load_target_rate',
+    help: 'The offered rate, submissions per second.',
+    registers: [this.registry],
+  });
+  readonly inclusion = new Counter({
+    name: 'ctlog_load_inclusion_checks_total',
+    help: 'Sampled SCTs by outcome: included (verified proof), overdue (not included within the MMD), bad_sct, bad_proof.',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly inclusionLatency = new Histogram({
+    name: 'ctlog_load_inclusion_latency_seconds',
+    help: 'From a sampled SCT timestamp to its first verified inclusion proof.',
+    buckets: [0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 86400],
+    registers: [this.registry],
+  });
 }

@@ -14,16 +14,24 @@ import { randomUUID } from 'node:crypto';
 import { Queue, QueueEvents, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { CtError, unavailable } from '../util/errors.js';
 import { MicroBatcher, type MicroBatcherOptions } from './micro-batcher.js';
+import { QueueAuth, QueueAuthError } from './queue-auth.js';
 import type { BatchHandler, SubmissionConsumer, SubmissionQueue } from './queue.js';
 import { decodeBatch, decodeResult, encodeBatch, encodeResult, type WireBatch, type WireResult } from './submission.js';
 import type { Issuer, Sequenced, Submission } from './submission.js';
+import { redisOptions } from './redis-url.js';
 
 /** How often jobs waited on are checked for having been lost by Redis, and how old they must be. */
 const LOST_JOB_SWEEP_MS = 1000;
 
 export interface BullOptions extends MicroBatcherOptions {
-  /** redis://host:port[/db] */
+  /** redis:// or rediss:// URL (src/queue/redis-url.ts). */
   redisUrl: string;
+  /**
+   * The key that authenticates every message to and from the sequencer (queue-auth.ts);
+   * the sequencer must hold the same one. At least 32 bytes. Redis never sees it. Several
+   * during a rotation: the first seals, any of them opens.
+   */
+  queueKey: Uint8Array | readonly Uint8Array[];
   /** Key prefix in Redis; tests use a fresh one each. @defaultValue "ctlog" */
   prefix?: string;
   /**
@@ -36,16 +44,13 @@ export interface BullOptions extends MicroBatcherOptions {
 }
 
 export function redisConnection(url: string): ConnectionOptions {
-  const u = new URL(url);
-  if (u.protocol !== 'redis:') throw new Error(`redis URL must start with redis:// (got ${u.protocol}//)`);
-  return {
-    host: u.hostname || '127.0.0.1',
-    port: u.port ? Number(u.port) : 6379,
-    db: u.pathname.length > 1 ? Number(u.pathname.slice(1)) : 0,
-    password: u.password ? decodeURIComponent(u.password) : undefined,
-    // BullMQ workers block on Redis; commands must wait for a reconnect rather than fail.
-    maxRetriesPerRequest: null,
-  };
+  // BullMQ workers block on Redis; commands must wait for a reconnect rather than fail.
+  return { ...redisOptions(url), maxRetriesPerRequest: null } as ConnectionOptions;
+}
+
+function queueAuth(key: Uint8Array | readonly Uint8Array[] | undefined): QueueAuth {
+  if (!key) throw new Error('the Redis queue needs a queue key shared by the CTFE and the sequencer (CTLOG_QUEUE_KEY or --queue-key-file): Redis is not trusted to say what gets signed');
+  return new QueueAuth(key);
 }
 
 const queueName = (shard: string) => `ctlog-${shard}`;
@@ -67,12 +72,14 @@ export class BullSubmissionQueue implements SubmissionQueue {
   private readonly queues = new Map<string, { queue: Queue; events: QueueEvents; batcher: MicroBatcher; ready: Promise<unknown> }>();
   private readonly connection: ConnectionOptions;
   private readonly prefix: string;
+  private readonly auth: QueueAuth;
   /** Jobs whose results are awaited, by job id; bounded by the batchers' maxInFlight. */
   private readonly watched = new Map<string, Watched>();
   private readonly sweeper: NodeJS.Timeout;
   private sweeping = false;
 
   constructor(private readonly opts: BullOptions) {
+    this.auth = queueAuth(opts.queueKey);
     this.connection = redisConnection(opts.redisUrl);
     this.prefix = opts.prefix ?? 'ctlog';
     this.sweeper = setInterval(() => void this.sweepLostJobs(), LOST_JOB_SWEEP_MS);
@@ -111,17 +118,22 @@ export class BullSubmissionQueue implements SubmissionQueue {
         await ready;
         let job: Job;
         const jobId = randomUUID();
+        const request = this.auth.seal(shard, encodeBatch(subs, issuers), Date.now());
         try {
-          job = await queue.add('batch', encodeBatch(subs, issuers), { ...JOB_OPTS, jobId });
+          job = await queue.add('batch', request, { ...JOB_OPTS, jobId });
         } catch (err) {
           throw unavailable(503, 'queue_unavailable', `couldn't enqueue: ${(err as Error).message}`, 2);
         }
         let results: WireResult[];
         try {
           const lost = new Promise<never>((_, reject) => this.watched.set(jobId, { queue, since: performance.now(), lost: reject }));
-          const finished = job.waitUntilFinished(events, this.opts.waitMs ?? 60_000).catch((err: Error) => {
-            throw new CtError(503, 'sequencer_failed', `sequencing failed: ${err.message}`, { cause: err, retryAfter: 1 });
-          }) as Promise<WireResult[]>;
+          const finished = job.waitUntilFinished(events, this.opts.waitMs ?? 60_000).then(
+            // Only an answer the sequencer sealed for this very request is used.
+            (sealed: unknown) => this.auth.openResult(request.mac, sealed) as WireResult[],
+            (err: Error) => {
+              throw new CtError(503, 'sequencer_failed', `sequencing failed: ${err.message}`, { cause: err, retryAfter: 1 });
+            },
+          );
           results = await Promise.race([finished, lost]);
         } finally {
           this.watched.delete(jobId);
@@ -157,33 +169,50 @@ export class BullSubmissionQueue implements SubmissionQueue {
 
 export interface BullConsumerOptions {
   redisUrl: string;
+  /** The CTFE's queue key (or keys, during a rotation); a message that authenticates under none is refused. */
+  queueKey: Uint8Array | readonly Uint8Array[];
   prefix?: string;
   /** Jobs processed at once; they pool into the same sequencer batches. @defaultValue 64 */
   concurrency?: number;
+  /** Called for every refused message (metrics, logs); nothing of it was sequenced. */
+  onRefused?: (info: { shard: string; err: QueueAuthError }) => void;
 }
 
 /** The sequencer's side. */
 export class BullSubmissionConsumer implements SubmissionConsumer {
   private readonly workers: Worker[] = [];
   private readonly connection: ConnectionOptions;
+  private readonly auth: QueueAuth;
 
   constructor(private readonly opts: BullConsumerOptions) {
+    this.auth = queueAuth(opts.queueKey);
     this.connection = redisConnection(opts.redisUrl);
   }
 
   async consume(shard: string, handle: BatchHandler): Promise<void> {
     const worker = new Worker(
       queueName(shard),
-      async (job: Job<WireBatch>): Promise<WireResult[]> => {
-        const { subs, issuers } = decodeBatch(job.data);
+      async (job: Job<unknown>) => {
+        // Nothing of a message is used before it authenticates. A refused one fails its job:
+        // its waiters (if a CTFE is waiting at all) get a 503, and no entry or SCT exists.
+        let opened: { payload: unknown; mac: string };
         try {
-          return (await handle(subs, issuers)).map(encodeResult);
+          opened = this.auth.open(shard, job.data, Date.now());
+        } catch (err) {
+          if (err instanceof QueueAuthError) this.opts.onRefused?.({ shard, err });
+          throw err;
+        }
+        const { subs, issuers } = decodeBatch(opened.payload as WireBatch);
+        let results: WireResult[];
+        try {
+          results = (await handle(subs, issuers)).map(encodeResult);
         } catch (err) {
           // A per-batch failure is an answer, not a BullMQ failure: the CTFE turns it into
           // each waiter's status (503 for our trouble, 4xx for theirs).
           const e = err instanceof CtError ? err : new CtError(503, 'sequencer_error', (err as Error).message, { retryAfter: 1 });
-          return subs.map(() => ({ ok: false as const, status: e.status, reason: e.reason, msg: e.message, ra: e.retryAfter }));
+          results = subs.map(() => ({ ok: false as const, status: e.status, reason: e.reason, msg: e.message, ra: e.retryAfter }));
         }
+        return this.auth.sealResult(opened.mac, results);
       },
       {
         connection: this.connection,

@@ -1,9 +1,10 @@
 // Removing every Redis key under a queue prefix (a staging reset, and test and benchmark
 // clean-up): SCAN in pages and DEL, never KEYS, so a large Redis is not blocked.
 import { Redis } from 'ioredis';
+import { redisOptions } from './redis-url.js';
 
 export async function deletePrefix(redisUrl: string, prefix: string): Promise<number> {
-  const r = new Redis(redisUrl, { lazyConnect: true });
+  const r = new Redis({ ...redisOptions(redisUrl), lazyConnect: true });
   let deleted = 0;
   try {
     await r.connect();

@@ -2,20 +2,23 @@
 // express: its router costs 200-400 µs a request (docs/PERFORMANCE.md), more than a proof from
 // cached tiles. Routing is a prefix match and a switch.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { sendError } from '../http/respond.js';
-import type { ShardRuntime } from '../http/shard-runtime.js';
+import { sendError, sendJson } from '../http/respond.js';
+import { selfMetadata } from '../http/log-metadata.js';
+import { currentState, type ShardRuntime } from '../http/shard-runtime.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { LogStorage } from '../storage/log-storage.js';
 import { b64 } from '../util/bytes.js';
 import { CtError, notFound } from '../util/errors.js';
-import { NO_CACHE } from './cache-control.js';
+import { NO_CACHE, SHORT_CACHE } from './cache-control.js';
 import { EntryPages } from './entry-pages.js';
+import type { ExportStore } from './export-store.js';
 import { IssuerCache } from './issuer-cache.js';
 import { queryOf } from './query-params.js';
 import { getEntries, getEntryAndProof, getProofByHash, getRoots, getSth, getSthConsistency, type Rfc6962Context } from './rfc6962-endpoints.js';
 import { ShardReader } from './shard-reader.js';
 import { checkpoint, issuer, tile } from './static-ct-endpoints.js';
+import type { LeafRebuilders } from '../x509/index.js';
 
 /** Memory bounds of the read path's caches; everything cached is immutable. */
 export interface ReadCacheOptions {
@@ -45,6 +48,10 @@ export interface ReadDeps {
    */
   headTtlMs?: number;
   cache?: ReadCacheOptions;
+  /** The leaf rebuild code (src/x509/leaf-rebuild.ts); tests inject other versions. @defaultValue LEAF_REBUILDERS */
+  rebuilders?: LeafRebuilders;
+  /** For `<prefix>/log.v3.json`: the public base URL and the operator. */
+  meta?: { baseUrl: string; operator: string };
 }
 
 export interface Reader {
@@ -55,6 +62,13 @@ export interface Reader {
    * nothing, for paths under no shard prefix and for the CTFE's add-chain/add-pre-chain.
    */
   handle(req: IncomingMessage, res: ServerResponse): boolean;
+  /**
+   * Serves the shard from a verified export from now on (it was pruned: its rows are gone).
+   * Requests already running finish against the database.
+   */
+  serveFromExport(shardName: string, store: ExportStore): void;
+  /** Where each shard is served from now. */
+  sources(): Record<string, 'database' | 'export'>;
   /** Drops the caches; later requests get 503. Idempotent. */
   close(): void;
   /**
@@ -63,6 +77,11 @@ export interface Reader {
    * and /readyz reports the server not ready so a load balancer routes around it.
    */
   behind(): Array<{ shard: string; treeSize: number }>;
+  /**
+   * behind(), after a fresh look at the database of every shard that was behind: a server
+   * taken out of rotation gets no requests, so the readiness probe is what brings it back.
+   */
+  recheckBehind(): Promise<Array<{ shard: string; treeSize: number }>>;
 }
 
 const MiB = 1024 * 1024;
@@ -72,7 +91,7 @@ const WRITE_PATHS = new Set(['/ct/v1/add-chain', '/ct/v1/add-pre-chain']);
 
 type Endpoint =
   | 'get-sth' | 'get-sth-consistency' | 'get-proof-by-hash' | 'get-entries' | 'get-roots' | 'get-entry-and-proof'
-  | 'checkpoint' | 'tile' | 'tile-data' | 'issuer' | 'unknown';
+  | 'checkpoint' | 'tile' | 'tile-data' | 'issuer' | 'log.v3.json' | 'unknown';
 
 function endpointOf(rest: string): Endpoint {
   if (rest.startsWith('/ct/v1/')) {
@@ -87,6 +106,7 @@ function endpointOf(rest: string): Endpoint {
     }
   }
   if (rest === '/checkpoint') return 'checkpoint';
+  if (rest === '/log.v3.json') return 'log.v3.json';
   if (rest.startsWith('/tile/data/')) return 'tile-data';
   if (rest.startsWith('/tile/')) return 'tile';
   if (rest.startsWith('/issuer/')) return 'issuer';
@@ -97,6 +117,9 @@ interface Mounted {
   prefix: string;
   reader: ShardReader;
   rootsJson: Buffer;
+  /** Entry pages and issuers: shared by the database-backed shards, the export's own for a pruned one. */
+  ctx: Rfc6962Context;
+  source: 'database' | 'export';
 }
 
 export function createReader(deps: ReadDeps): Reader {
@@ -106,20 +129,25 @@ export function createReader(deps: ReadDeps): Reader {
     pageCacheBytes: c.pageBytes ?? 256 * MiB,
     dataTileCacheBytes: c.dataTileBytes ?? 64 * MiB,
     maxConcurrentBuilds: c.maxConcurrentBuilds ?? 8,
+    rebuilders: deps.rebuilders,
   });
-  const ctx: Rfc6962Context = { pages, issuers };
+  const ctx: Rfc6962Context = { pages, issuers, rebuilders: deps.rebuilders };
+  const readerOpts = { headTtlMs: deps.headTtlMs ?? 1000, tileCacheBytes: c.tileBytes ?? 64 * MiB, clock: deps.clock };
   // Longest prefix first, so /logs/2027h1 wins over /logs.
   const mounted: Mounted[] = deps.shards
     .map((rt) => ({
       prefix: rt.config.prefix,
-      reader: new ShardReader(rt, deps.storage, { headTtlMs: deps.headTtlMs ?? 1000, tileCacheBytes: c.tileBytes ?? 64 * MiB, clock: deps.clock }),
+      reader: new ShardReader(rt, deps.storage, readerOpts),
       rootsJson: Buffer.from(`{"certificates":[${rt.roots.certs.map((r) => `"${b64(r.der)}"`).join(',')}]}`),
-    }))
+      ctx,
+      source: 'database' as const,
+    }) as Mounted)
     .sort((a, b) => b.prefix.length - a.prefix.length);
   let closed = false;
 
   async function serve(m: Mounted, endpoint: Endpoint, rest: string, url: string, res: ServerResponse): Promise<void> {
     const shard = m.reader;
+    const { ctx, ctx: { pages, issuers } } = m;
     switch (endpoint) {
       case 'get-sth': return getSth(shard, res);
       case 'get-sth-consistency': return getSthConsistency(shard, queryOf(url), res);
@@ -131,8 +159,20 @@ export function createReader(deps: ReadDeps): Reader {
       case 'tile':
       case 'tile-data': return tile(shard, rest.slice(1), res, pages);
       case 'issuer': return issuer(rest.slice('/issuer/'.length), res, issuers);
+      case 'log.v3.json': return logJson(m, res);
       case 'unknown': throw notFound('unknown_path', `no such endpoint: ${rest.slice(0, 100)} (under ${m.prefix})`);
     }
+  }
+
+  async function logJson(m: Mounted, res: ServerResponse): Promise<void> {
+    const rt = m.reader.rt;
+    const head = await m.reader.head(true);
+    const meta = deps.meta ?? { baseUrl: '', operator: 'ctlog operator' };
+    const body = selfMetadata(
+      { config: rt.config, baseUrl: meta.baseUrl, logId: rt.logId, publicKey: rt.publicKey, state: currentState(rt), head, createdAt: rt.createdAt, stateChangedAt: rt.live?.stateChangedAt },
+      { name: meta.operator },
+    );
+    sendJson(res, 200, body, { 'Cache-Control': SHORT_CACHE });
   }
 
   function handle(req: IncomingMessage, res: ServerResponse): boolean {
@@ -168,15 +208,39 @@ export function createReader(deps: ReadDeps): Reader {
     return true;
   }
 
+  const behind = () => mounted.flatMap((m) => (m.reader.behind === undefined ? [] : [{ shard: m.reader.rt.config.name, treeSize: m.reader.behind }]));
   return {
     handle,
-    behind() {
-      return mounted.flatMap((m) => (m.reader.behind === undefined ? [] : [{ shard: m.reader.rt.config.name, treeSize: m.reader.behind }]));
+    serveFromExport(shardName, store) {
+      const m = mounted.find((x) => x.reader.rt.config.name === shardName);
+      if (!m) throw new Error(`no shard named ${shardName} is served here`);
+      if (m.source === 'export') return;
+      const exportIssuers = new IssuerCache(store, c.issuerBytes ?? 16 * MiB);
+      const exportPages = new EntryPages(exportIssuers, {
+        pageCacheBytes: Math.floor((c.pageBytes ?? 256 * MiB) / 4),
+        dataTileCacheBytes: Math.floor((c.dataTileBytes ?? 64 * MiB) / 4),
+        maxConcurrentBuilds: c.maxConcurrentBuilds ?? 8,
+      });
+      m.reader.clear();
+      m.reader = new ShardReader(m.reader.rt, store, readerOpts);
+      m.ctx = { pages: exportPages, issuers: exportIssuers, rebuilders: deps.rebuilders };
+      m.source = 'export';
+    },
+    sources() {
+      return Object.fromEntries(mounted.map((m) => [m.reader.rt.config.name, m.source]));
+    },
+    behind,
+    async recheckBehind() {
+      await Promise.allSettled(mounted.filter((m) => m.reader.behind !== undefined).map((m) => m.reader.head(true)));
+      return behind();
     },
     close() {
       if (closed) return;
       closed = true;
-      for (const m of mounted) m.reader.clear();
+      for (const m of mounted) {
+        m.reader.clear();
+        if (m.ctx !== ctx) m.ctx.pages.clear();
+      }
       pages.clear();
       issuers.clear();
     },

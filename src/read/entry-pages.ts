@@ -11,6 +11,7 @@ import { ByteLru } from './byte-lru.js';
 import type { IssuerCache } from './issuer-cache.js';
 import type { ShardReader } from './shard-reader.js';
 import { extraData, rebuildEntry, tileLeaf, type RebuiltEntry } from './stored-entry.js';
+import type { LeafRebuilders } from '../x509/index.js';
 
 /** head + parts joined by sep + tail, as one buffer; every string must be ASCII. */
 function asciiJoin(head: string, parts: string[], sep: string, tail: string): Buffer {
@@ -53,6 +54,8 @@ export interface EntryPagesOptions {
   dataTileCacheBytes: number;
   /** Range reads running at once; more wait. */
   maxConcurrentBuilds: number;
+  /** The leaf rebuild code (src/x509/leaf-rebuild.ts); tests inject other versions. @defaultValue LEAF_REBUILDERS */
+  rebuilders?: LeafRebuilders;
 }
 
 export class EntryPages {
@@ -62,6 +65,7 @@ export class EntryPages {
   readonly #chains = new ByteLru<string>(16 * 1024 * 1024, (s) => s.length);
   readonly #inflight = new Map<string, Promise<Buffer>>();
   readonly #builds: Semaphore;
+  readonly #rebuilders: LeafRebuilders | undefined;
 
   constructor(
     private readonly issuers: IssuerCache,
@@ -70,6 +74,7 @@ export class EntryPages {
     this.#pages = new ByteLru(opts.pageCacheBytes, (b) => b.byteLength);
     this.#dataTiles = new ByteLru(opts.dataTileCacheBytes, (b) => b.byteLength);
     this.#builds = new Semaphore(opts.maxConcurrentBuilds);
+    this.#rebuilders = opts.rebuilders;
   }
 
   /**
@@ -89,7 +94,7 @@ export class EntryPages {
       // than JSON.stringify over objects. Each entry's text is copied into one buffer
       // (ASCII, so latin1 is a plain copy) rather than joined into one huge string first.
       const parts = rows.map((e) => {
-        const r = rebuildEntry(e, issuers);
+        const r = rebuildEntry(e, issuers, this.#rebuilders);
         return `{"leaf_input":"${b64(r.leaf)}","extra_data":"${this.#extraDataB64(e, r)}"}`;
       });
       const body = asciiJoin('{"entries":[', parts, ',', ']}');
@@ -114,7 +119,7 @@ export class EntryPages {
       const rows = await shard.entries(start, start + width);
       if (rows.length < width) throw notFound('no_tile', `data tile ${index} of width ${width} does not exist yet (the tree has ${start + rows.length} entries or fewer)`);
       const issuers = await this.issuers.getMany(rows.flatMap((r) => r.chain));
-      const body = Buffer.concat(rows.map((e) => tileLeaf(e, rebuildEntry(e, issuers))));
+      const body = Buffer.concat(rows.map((e) => tileLeaf(e, rebuildEntry(e, issuers, this.#rebuilders))));
       if (full) this.#dataTiles.set(key, body);
       return body;
     });

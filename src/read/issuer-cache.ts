@@ -5,7 +5,7 @@
 import { hex } from '../util/bytes.js';
 import { CtError } from '../util/errors.js';
 import { parseCertificate, type ParsedCert } from '../x509/index.js';
-import type { LogStorage } from '../storage/log-storage.js';
+import type { ShardStore } from './shard-store.js';
 import { ByteLru } from './byte-lru.js';
 
 /** An issuer as the read path uses it: the DER as stored, parsed lazily. */
@@ -34,7 +34,7 @@ export class IssuerCache {
   readonly #lru: ByteLru<IssuerCert>;
 
   constructor(
-    private readonly storage: LogStorage,
+    private readonly storage: ShardStore,
     maxBytes: number,
   ) {
     // A parsed certificate holds views into its DER; count the DER twice for the parse.

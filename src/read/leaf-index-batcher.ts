@@ -2,7 +2,7 @@
 // arrive together; one `leaf_hash IN (...)` query answers all that queued while the previous
 // query ran, so the database sees one round trip per batch instead of one per request
 // (docs/PERFORMANCE.md: a round trip per request caps a process at a few thousand/s).
-import type { LogStorage } from '../storage/log-storage.js';
+import type { ShardStore } from './shard-store.js';
 import { hex } from '../util/bytes.js';
 
 /** Most hashes per query: far below any placeholder or packet limit. */
@@ -20,7 +20,7 @@ export class LeafIndexBatcher {
   #running = false;
 
   constructor(
-    private readonly storage: LogStorage,
+    private readonly storage: ShardStore,
     private readonly shardId: number,
   ) {}
 

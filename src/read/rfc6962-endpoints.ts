@@ -12,10 +12,13 @@ import type { IssuerCache } from './issuer-cache.js';
 import { intParam, leafHashParam } from './query-params.js';
 import type { ShardReader } from './shard-reader.js';
 import { extraData, rebuildEntry } from './stored-entry.js';
+import type { LeafRebuilders } from '../x509/index.js';
 
 export interface Rfc6962Context {
   pages: EntryPages;
   issuers: IssuerCache;
+  /** The leaf rebuild code; absent: LEAF_REBUILDERS. */
+  rebuilders?: LeafRebuilders;
 }
 
 const proofJson = (proof: Uint8Array[]): string => `[${proof.map((h) => `"${b64(h)}"`).join(',')}]`;
@@ -116,7 +119,7 @@ export async function getEntryAndProof(shard: ShardReader, q: URLSearchParams, r
   const [e] = await shard.entries(index, index + 1);
   if (!e) throw notFound('unknown_leaf', `no entry ${index} in this log`);
   const issuers = await ctx.issuers.getMany(e.chain);
-  const r = rebuildEntry(e, issuers);
+  const r = rebuildEntry(e, issuers, ctx.rebuilders);
   const proof = await shard.inclusion(index, treeSize);
   sendJson(res, 200, `{"leaf_input":"${b64(r.leaf)}","extra_data":"${b64(extraData(e, r))}","audit_path":${proofJson(proof)}}`, {
     'Cache-Control': IMMUTABLE_CACHE,

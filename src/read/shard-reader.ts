@@ -5,7 +5,8 @@ import {
   HASH_SIZE, TileHashCache, assemble, planConsistency, planInclusion, planNodes, tileKey, tilesForNodes,
   type ProofPlan, type TileSource,
 } from '../merkle/index.js';
-import type { EntryRecord, LogStorage, TreeHead } from '../storage/log-storage.js';
+import type { EntryRecord, TreeHead } from '../storage/log-storage.js';
+import type { ShardStore } from './shard-store.js';
 import type { ShardRuntime } from '../http/shard-runtime.js';
 import { CtError, unavailable } from '../util/errors.js';
 import { ByteLru } from './byte-lru.js';
@@ -31,7 +32,7 @@ export class ShardReader {
 
   constructor(
     readonly rt: ShardRuntime,
-    private readonly storage: LogStorage,
+    private readonly storage: ShardStore,
     private readonly opts: ShardReaderOptions,
   ) {
     this.#tiles = new ByteLru(opts.tileCacheBytes, (t) => t.byteLength);

@@ -1,15 +1,15 @@
 // Rebuilding what a stored entry commits to. A row keeps the certificate (or the
-// precertificate as submitted) and its chain as fingerprints; the MerkleTreeLeaf, the
-// RFC 6962 extra_data and the static-ct-api TileLeaf are all rebuilt from it exactly as the
-// sequencer built them at submission.
-import { leafHash } from '../merkle/index.js';
+// precertificate as submitted), its chain as fingerprints and its rebuild version; the
+// MerkleTreeLeaf, the RFC 6962 extra_data and the static-ct-api TileLeaf are all rebuilt
+// from it with the code of that version (src/x509/leaf-rebuild.ts), which the sequencer ran
+// on the same row before it signed the leaf.
 import {
-  encodeCtExtensions, encodeMerkleTreeLeaf, encodePrecertChainEntry, encodeTileLeaf, encodeX509ChainEntry,
+  encodePrecertChainEntry, encodeTileLeaf, encodeX509ChainEntry,
   type TimestampedEntry,
 } from '../tls/index.js';
 import { equal, hex } from '../util/bytes.js';
 import { CtError } from '../util/errors.js';
-import { parseCertificate, precertTbs } from '../x509/index.js';
+import { LEAF_REBUILDERS, rebuildLeaf, type LeafRebuilders } from '../x509/index.js';
 import type { EntryRecord } from '../storage/log-storage.js';
 import type { IssuerCert } from './issuer-cache.js';
 
@@ -27,36 +27,26 @@ function corrupt(e: EntryRecord, what: string, cause?: unknown): CtError {
 }
 
 /**
- * Rebuilds the TimestampedEntry and MerkleTreeLeaf of a stored entry. `issuers` must hold
- * every fingerprint of the entry's chain. For a precert entry the logged TBS and
- * issuer_key_hash are recomputed with precertTbs (chain[0] the issuer, chain[1] the final
- * issuer when chain[0] is a Precertificate Signing Certificate) and the result is checked
- * against the stored leaf hash: a mismatch is a 500, never a wrong answer.
+ * Rebuilds the TimestampedEntry and MerkleTreeLeaf of a stored entry with the rebuild
+ * version it was logged with. `issuers` must hold every fingerprint of the entry's chain.
+ * The result is checked against the stored leaf hash: a mismatch is a 500, never a wrong
+ * answer.
  */
-export function rebuildEntry(e: EntryRecord, issuers: Map<string, IssuerCert>): RebuiltEntry {
+export function rebuildEntry(e: EntryRecord, issuers: Map<string, IssuerCert>, rebuilders: LeafRebuilders = LEAF_REBUILDERS): RebuiltEntry {
   const chainCerts = e.chain.map((f) => {
     const c = issuers.get(hex(f));
     if (!c) throw corrupt(e, `its chain cites issuer ${hex(f)}, which is not stored`);
     return c;
   });
-  // static-ct-api: every entry carries its leaf_index extension (the sequencer's invariant).
-  const extensions = encodeCtExtensions({ leafIndex: e.idx });
-  let te: TimestampedEntry;
-  if (e.entryType === 0 /* x509_entry */) {
-    te = { timestamp: e.timestamp, entry: { type: 'x509', certificate: e.cert }, extensions };
-  } else {
-    if (chainCerts.length === 0) throw corrupt(e, 'a precert entry with an empty chain');
-    let built: { tbs: Uint8Array; issuerKeyHash: Uint8Array };
-    try {
-      built = precertTbs(parseCertificate(e.cert, `entry ${e.idx}`), chainCerts[0]!.parsed, chainCerts[1]?.parsed);
-    } catch (err) {
-      throw corrupt(e, "couldn't rebuild the precertificate's logged TBS", err);
-    }
-    te = { timestamp: e.timestamp, entry: { type: 'precert', issuerKeyHash: built.issuerKeyHash, tbsCertificate: built.tbs }, extensions };
+  let built: ReturnType<typeof rebuildLeaf>;
+  try {
+    // Only a precert's rebuild reads its issuers (parsed once per issuer, lazily).
+    built = rebuildLeaf(e, e.entryType === 1 ? chainCerts.slice(0, 2).map((c) => c.parsed) : [], rebuilders);
+  } catch (err) {
+    throw corrupt(e, `couldn't rebuild its leaf: ${(err as Error).message}`, err);
   }
-  const leaf = encodeMerkleTreeLeaf(te);
-  if (e.entryType !== 0 && !equal(leafHash(leaf), e.leafHash)) throw corrupt(e, 'the rebuilt precert leaf does not hash to the stored leaf hash');
-  return { te, leaf, chain: chainCerts.map((c) => c.der) };
+  if (!equal(built.hash, e.leafHash)) throw corrupt(e, 'the rebuilt leaf does not hash to the stored leaf hash');
+  return { te: built.te, leaf: built.leaf, chain: chainCerts.map((c) => c.der) };
 }
 
 /** RFC 6962 §4.6 extra_data: X509ChainEntry's chain, or the whole PrecertChainEntry. */

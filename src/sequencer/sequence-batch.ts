@@ -43,9 +43,10 @@ export interface SequencedBatch {
 
 /**
  * Sequences a pool on top of `state`. `known` holds the placements of identities already in
- * the tree (recent commits and a database lookup), by hex identity.
+ * the tree (recent commits and a database lookup), by hex identity. `rebuild` is the leaf
+ * rebuild version the new entries are logged with (src/x509/leaf-rebuild.ts).
  */
-export function sequenceBatch(state: TreeState, pool: readonly Submission[], known: ReadonlyMap<string, Placement>, now: number): SequencedBatch {
+export function sequenceBatch(state: TreeState, pool: readonly Submission[], known: ReadonlyMap<string, Placement>, now: number, rebuild: number): SequencedBatch {
   const timestamp = Math.max(now, state.head.timestamp + 1, state.minTimestamp + 1);
   const size0 = state.head.treeSize;
   const assigned = new Map<string, Placement>();
@@ -68,7 +69,7 @@ export function sequenceBatch(state: TreeState, pool: readonly Submission[], kno
     const extensions = encodeCtExtensions({ leafIndex: idx });
     const h = leafHash(encodeMerkleTreeLeaf({ timestamp, entry: sub.entry, extensions }));
     hashes.push(h);
-    entries.push({ idx, leafHash: h, identity: sub.identity, timestamp, entryType: sub.entry.type === 'x509' ? 0 : 1, cert: sub.cert, chain: sub.chain });
+    entries.push({ idx, leafHash: h, identity: sub.identity, timestamp, entryType: sub.entry.type === 'x509' ? 0 : 1, cert: sub.cert, chain: sub.chain, rebuild });
     const p = { idx, timestamp };
     assigned.set(k, p);
     answers.push({ ...p, duplicate: false });

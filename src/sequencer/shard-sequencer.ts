@@ -25,7 +25,9 @@ import { WitnessError, type HeadWitness } from '../storage/head-witness.js';
 import type { ReplicaAck } from '../storage/replication.js';
 import { ShardNotActiveError, StaleHeadError, type LogStorage, type ShardRecord, type TreeHead } from '../storage/log-storage.js';
 import { checkForkGuard, ForkGuardError } from '../storage/fork-guard.js';
+import type { LeafRebuilders } from '../x509/index.js';
 import { FatalSequencerError } from './fatal-error.js';
+import { LeafCheck } from './leaf-check.js';
 import { sequenceBatch, type Placement } from './sequence-batch.js';
 
 export { FatalSequencerError };
@@ -67,6 +69,12 @@ export interface SequencerOptions {
   onCommit?: (info: { shard: string; added: number; duplicates: number; treeSize: number; seconds: number }) => void;
   /** Called when a batch fails and its waiters get a 503 (per-batch error; the sequencer goes on). */
   onBatchError?: (info: { shard: string; submissions: number; err: Error }) => void;
+  /** Called for each submission refused because its row would not rebuild to its entry (leaf-check.ts). */
+  onEntryRefused?: (info: { shard: string; err: CtError }) => void;
+  /** The leaf rebuild code (src/x509/leaf-rebuild.ts); tests inject other versions. */
+  rebuilders?: LeafRebuilders;
+  /** Called once when the shard stops accepting (its database state left 'active'); not an error of the process. */
+  onRetired?: (info: { shard: string; head: TreeHead }) => void;
 }
 
 interface Waiter {
@@ -96,6 +104,7 @@ export class ShardSequencer {
   private readonly recent = new Map<string, Placement>();
   private stopped = false;
   private fatal: Error | undefined;
+  private retired = false;
   /** The last replica check failed: ask again before committing more (nothing more should sit on one machine). */
   private replicaLost = false;
   /** Committed batches whose SCTs are being signed (at most SIGNING_BATCHES). */
@@ -106,10 +115,20 @@ export class ShardSequencer {
     private readonly shard: ShardRecord,
     private readonly signer: LogSigner,
     private readonly opts: SequencerOptions,
-  ) {}
+  ) {
+    this.leafCheck = new LeafCheck(storage, { rebuilders: opts.rebuilders });
+  }
+
+  /** Every new row must rebuild to the leaf that is signed (docs/OPERATIONS.md "Trust boundary"). */
+  private readonly leafCheck: LeafCheck;
 
   get treeHead(): TreeHead {
     return this.head;
+  }
+
+  /** True once the shard left 'active' under this sequencer (see retire()). */
+  get isRetired(): boolean {
+    return this.retired;
   }
 
   /** Loads the tree head and right edge from the database; fatal if they disagree. */
@@ -124,8 +143,11 @@ export class ShardSequencer {
   }
 
   private async reload(): Promise<void> {
-    const head = await this.storage.currentHead(this.shard.id);
-    this.minTimestamp = await this.guard(() => checkForkGuard(this.storage, this.shard, this.opts.witness, head, { record: true })).then((v) => v.minTimestamp);
+    // The guard loads the record before it reads the database head: read the other way
+    // round, another sequencer's commit and record in between would look like a rollback.
+    const v = await this.guard(() => checkForkGuard(this.storage, this.shard, this.opts.witness, () => this.storage.currentHead(this.shard.id), { record: true }));
+    const head = v.db;
+    this.minTimestamp = v.minTimestamp;
     const want = rightEdgeTiles(head.treeSize);
     const tiles = await this.storage.readTiles(this.shard.id, want);
     let edge: RightEdge;
@@ -145,6 +167,7 @@ export class ShardSequencer {
 
   /** Adds submissions to the pool; resolves each with its SCT data after its commit. */
   add(subs: Submission[], issuers: Issuer[]): Promise<Sequenced[]> {
+    if (this.retired) return Promise.reject(this.notAccepting());
     if (this.fatal || this.stopped) {
       return Promise.reject(new CtError(503, 'sequencer_stopped', `the sequencer of shard ${this.shard.name} is stopped; retry later`, { retryAfter: 5 }));
     }
@@ -152,6 +175,7 @@ export class ShardSequencer {
       const k = hex(i.fingerprint);
       if (!this.knownIssuers.has(k)) this.pendingIssuers.set(k, i);
     }
+    this.leafCheck.learn(issuers);
     const ps = subs.map(
       (sub) =>
         new Promise<Sequenced>((resolve, reject) => {
@@ -212,8 +236,9 @@ export class ShardSequencer {
         return;
       } catch (err) {
         if (err instanceof FatalSequencerError) return this.die(err, batch);
-        // Frozen or read-only under us: this sequencer's work on the shard is over.
-        if (err instanceof ShardNotActiveError) return this.die(new FatalSequencerError(err.message, { cause: err }), batch);
+        // Read-only or frozen under us: this sequencer's work on the shard is over, and the
+        // process goes on with its other shards.
+        if (err instanceof ShardNotActiveError) return this.retireWith(batch);
         const stale = err instanceof StaleHeadError;
         if (err instanceof CtError) {
           // An answer already chosen for the submitters (no replica acknowledges): no reload needed.
@@ -271,16 +296,38 @@ export class ShardSequencer {
       else unknown.push(w.sub.identity);
     }
     const stored = unknown.length ? await this.storage.findByIdentities(this.shard.id, unknown) : new Map<string, Placement>();
-    for (const [k, v] of stored) known.set(k, v);
+    for (const [k, v] of stored) {
+      // An entry beyond the head this sequencer checked and recorded (another writer's
+      // commit, or an ambiguous commit of ours whose reload failed) must not be answered
+      // before the guard has seen, and the record holds, a head that covers it.
+      if (v.idx >= this.head.treeSize) throw new StaleHeadError(`shard ${this.shard.name}: entry ${v.idx} is beyond the checked head of size ${this.head.treeSize}`);
+      known.set(k, v);
+    }
+
+    // The trust guard (leaf-check.ts): a new entry whose row would not rebuild to the entry
+    // to be signed is refused alone, before it gets an index.
+    const fresh = batch.filter((w) => !known.has(hex(w.sub.identity)));
+    const chains = await this.leafCheck.chains(fresh.map((w) => w.sub));
+    const refused = new Map<string, CtError>();
+    for (const w of fresh) {
+      const k = hex(w.sub.identity);
+      if (refused.has(k)) continue;
+      const no = this.leafCheck.refusal(w.sub, chains);
+      if (no) refused.set(k, no);
+    }
+    const accepted = refused.size ? batch.filter((w) => !refused.has(hex(w.sub.identity))) : batch;
 
     // 2. The pure step: indexes, leaves, tiles and the new head (sequence-batch.ts).
     const size0 = this.head.treeSize;
     const next = sequenceBatch(
       { head: this.head, edge: this.edge, minTimestamp: this.minTimestamp },
-      batch.map((w) => w.sub),
+      accepted.map((w) => w.sub),
       known,
       this.opts.clock(),
+      this.leafCheck.version,
     );
+    // What is stored must serve what is signed: a row that does not rebuild fails the batch.
+    this.leafCheck.verify(next.entries, next.entries.map((e) => e.leafHash), chains);
 
     // 3. Commit, conditional on the head we extend (invariant 2), then record the new head
     // outside the database before anything of it is released (the fork guard).
@@ -304,15 +351,24 @@ export class ShardSequencer {
     // all are signed, so a signing failure fails the whole batch and no waiter is answered
     // twice. The entries are committed either way: remembered now, so that a retry finds them.
     for (const [k, v] of next.assigned) this.remember(k, v);
+    // Refused submissions are answered now (no SCT); the accepted ones in answer(), whose
+    // answers follow `accepted`: the batch in order, without the refused.
+    for (const w of batch) {
+      const no = refused.size ? refused.get(hex(w.sub.identity)) : undefined;
+      if (no) {
+        w.reject(no);
+        this.opts.onEntryRefused?.({ shard: this.shard.name, err: no });
+      }
+    }
     for (const [k, v] of stored) this.remember(k, v);
     const answer = async (): Promise<void> => {
       const answers = await Promise.all(
-        batch.map((w, i) => {
+        accepted.map((w, i) => {
           const a = next.answers[i]!;
           return this.sct(w.sub, a.idx, a.timestamp, a.duplicate);
         }),
       );
-      batch.forEach((w, i) => w.resolve(answers[i]!));
+      accepted.forEach((w, i) => w.resolve(answers[i]!));
     };
     return { added: next.entries.length, answer };
   }
@@ -372,7 +428,7 @@ export class ShardSequencer {
 
   /** Signs a fresh STH over the same tree when nothing was committed for a while. */
   private async refreshIdleHead(every: number): Promise<void> {
-    if (this.flushing || this.stopped || this.fatal || this.pool.length) return;
+    if (this.flushing || this.stopped || this.retired || this.fatal || this.pool.length) return;
     if (this.opts.clock() - this.head.timestamp < every) return;
     await this.exclusive(async () => {
       try {
@@ -382,13 +438,36 @@ export class ShardSequencer {
         this.head = head;
       } catch (err) {
         if (err instanceof FatalSequencerError) return this.die(err, []);
-        if (err instanceof ShardNotActiveError) return this.die(new FatalSequencerError(err.message, { cause: err }), []);
+        if (err instanceof ShardNotActiveError) return this.retireWith([]);
         await this.reload().catch((reloadErr: unknown) => {
           // A transient error is retried at the next tick; a fatal one stops us now.
           if (reloadErr instanceof FatalSequencerError) this.die(reloadErr, []);
         });
       }
     });
+  }
+
+  /**
+   * The shard left 'active' (the database says so): stop re-signing, refuse what is pooled
+   * and what comes with 403. What was committed before the state changed is in the tree;
+   * what was not never will be (every commit is conditional on the state). Idempotent.
+   */
+  retire(): void {
+    this.retireWith([]);
+  }
+
+  private retireWith(batch: Waiter[]): void {
+    clearInterval(this.sthTimer);
+    clearTimeout(this.poolTimer);
+    const first = !this.retired;
+    this.retired = true;
+    const e = this.notAccepting();
+    for (const w of [...batch, ...this.pool.splice(0)]) w.reject(e);
+    if (first) this.opts.onRetired?.({ shard: this.shard.name, head: this.head });
+  }
+
+  private notAccepting(): CtError {
+    return new CtError(403, 'shard_not_active', `shard ${this.shard.name} is no longer active and accepts no new entries`);
   }
 
   /** Commits what is pooled, then stops taking submissions. */

@@ -3,9 +3,10 @@
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
+import { mysqlConnection } from './mysql-url.js';
 
 export interface DatabaseOptions {
-  /** mysql://user:pass@host:port/db for MariaDB; undefined for the embedded SQLite default. */
+  /** mysql://user:pass@host:port/db[?ssl-mode=…] for MariaDB (mysql-url.ts); undefined for the embedded SQLite default. */
   url?: string;
   /** Directory of the embedded SQLite file (ctlog.sqlite); created if missing. */
   dataDir: string;
@@ -17,25 +18,6 @@ export type Dialect = 'mysql' | 'sqlite';
 
 export function dialectOf(knex: Knex): Dialect {
   return knex.client.config.client === 'mysql2' ? 'mysql' : 'sqlite';
-}
-
-function mysqlConnection(url: string): Knex.MySql2ConnectionConfig {
-  const u = new URL(url);
-  if (u.protocol !== 'mysql:' && u.protocol !== 'mariadb:') throw new Error(`database URL must start with mysql:// (got ${u.protocol}//)`);
-  const database = decodeURIComponent(u.pathname.replace(/^\//, ''));
-  if (!database) throw new Error('database URL must name a database, e.g. mysql://root@127.0.0.1:3306/ctlog');
-  return {
-    host: u.hostname || '127.0.0.1',
-    port: u.port ? Number(u.port) : 3306,
-    user: decodeURIComponent(u.username || 'root'),
-    password: decodeURIComponent(u.password),
-    database,
-    // BIGINT columns come back as numbers while they are safe integers, as strings beyond;
-    // toIndex() rejects the latter instead of silently losing precision.
-    supportBigNumbers: true,
-    bigNumberStrings: false,
-    charset: 'utf8mb4',
-  };
 }
 
 /**

@@ -22,6 +22,8 @@ export class ForkGuardError extends Error {
 }
 
 export interface GuardVerdict {
+  /** The database head that was checked. */
+  db: TreeHead;
   /** What the record held before (undefined: none, a first start). */
   recorded: TreeHead | undefined;
   /** How the database head relates to it. */
@@ -31,13 +33,19 @@ export interface GuardVerdict {
 }
 
 /**
- * Checks the database head `db` against the record. With `record`, brings the record up to
+ * Checks the database head (read by `readDbHead`, after the record is loaded) against the record. With `record`, brings the record up to
  * the database head once it passed (the sequencer); without, only reports (an operator's
  * status). Throws ForkGuardError when the database must not be extended, and WitnessError
  * when a passed head cannot be recorded; a database error while fetching tiles propagates
  * as it is (transient).
  */
-export async function checkForkGuard(storage: LogStorage, shard: GuardedShard, witness: HeadWitness, db: TreeHead, opts: { record: boolean }): Promise<GuardVerdict> {
+export async function checkForkGuard(
+  storage: LogStorage,
+  shard: GuardedShard,
+  witness: HeadWitness,
+  readDbHead: () => Promise<TreeHead>,
+  opts: { record: boolean },
+): Promise<GuardVerdict> {
   const adopt = `\`ctlog shard witness ${shard.name} --adopt-database-head\``;
   let rec: TreeHead | undefined;
   try {
@@ -51,11 +59,14 @@ export async function checkForkGuard(storage: LogStorage, shard: GuardedShard, w
       { cause: err },
     );
   }
+  // Only now the database head: a record written by another sequencer after this read would
+  // otherwise look like a database that moved backwards.
+  const db = await readDbHead();
   if (!rec) {
     if (db.treeSize === 0) {
       // First start of a new shard: nothing was published but the empty tree.
       if (opts.record) await witness.overwrite(db);
-      return { recorded: undefined, relation: 'first start', minTimestamp: db.timestamp };
+      return { db, recorded: undefined, relation: 'first start', minTimestamp: db.timestamp };
     }
     throw new ForkGuardError(
       `fork guard: shard ${shard.name}: there is no record of the published tree head at ${witness.path}, but the database holds a tree of ` +
@@ -81,7 +92,7 @@ export async function checkForkGuard(storage: LogStorage, shard: GuardedShard, w
           `(${describeHead(rec)}) but another root: the database holds another tree. The sequencer stops. ${wayOut}`,
       );
     }
-    return { recorded: rec, relation: 'same head', minTimestamp: Math.max(db.timestamp, rec.timestamp) };
+    return { db, recorded: rec, relation: 'same head', minTimestamp: Math.max(db.timestamp, rec.timestamp) };
   }
   if (rec.treeSize > 0) {
     // RFC 6962 §2.1.2: the recorded tree must be a prefix of the database's, proven from the
@@ -102,5 +113,5 @@ export async function checkForkGuard(storage: LogStorage, shard: GuardedShard, w
   // The database is ahead of the record: a crash between a commit and its record, or another
   // sequencer's commits. Its head may already be served, so it is published: record it.
   if (opts.record) await witness.record(db);
-  return { recorded: rec, relation: 'consistent extension', minTimestamp: Math.max(db.timestamp, rec.timestamp) };
+  return { db, recorded: rec, relation: 'consistent extension', minTimestamp: Math.max(db.timestamp, rec.timestamp) };
 }

@@ -92,12 +92,19 @@ export class HeadWitness {
   }
 
   /**
-   * Durably records a published head. A head smaller than one already recorded by this
-   * instance is not written (the record only moves forward). When this resolves the record
-   * survives a crash or power loss.
+   * Durably records a published head. A head no larger than the one recorded is not
+   * written (the record only moves forward); another root at the recorded size is refused.
+   * When this resolves the record survives a crash or power loss.
    */
   async record(head: TreeHead): Promise<void> {
-    if (this.last && (head.treeSize < this.last.treeSize || (head.treeSize === this.last.treeSize && equal(head.rootHash, this.last.rootHash)))) return;
+    // What the file holds now (another sequencer sharing this data directory may have moved
+    // it on), then only forward: never a smaller head, never another root at the same size.
+    const onDisk = await this.load();
+    const last = onDisk && this.last && this.last.treeSize > onDisk.treeSize ? this.last : (onDisk ?? this.last);
+    if (last && head.treeSize === last.treeSize && !equal(head.rootHash, last.rootHash)) {
+      throw new WitnessError(`refusing to record a tree head of size ${head.treeSize} with root ${b64(head.rootHash)} in ${this.path}: it holds another root at that size (${b64(last.rootHash)})`);
+    }
+    if (last && head.treeSize <= last.treeSize) return;
     await this.write(head);
   }
 

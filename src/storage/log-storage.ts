@@ -39,6 +39,8 @@ export interface EntryRecord {
   cert: Uint8Array;
   /** SHA-256 fingerprints of the chain, leaf issuer first, root last. */
   chain: Uint8Array[];
+  /** Rebuild version the leaf was logged with (src/x509/leaf-rebuild.ts). */
+  rebuild: number;
 }
 
 export interface TileWrite {
@@ -92,6 +94,7 @@ function rowToEntry(r: Record<string, unknown>): EntryRecord {
     entryType: Number(r.entry_type) as 0 | 1,
     cert: r.cert as Uint8Array,
     chain: splitChain(r.chain as Uint8Array),
+    rebuild: Number(r.rebuild ?? 1),
   };
 }
 
@@ -111,6 +114,9 @@ function rowToShard(r: Record<string, unknown>): ShardRecord {
     createdAt: toIndex(r.created_at, 'shards.created_at'),
   };
 }
+
+/** The largest page treeHeads() returns. */
+export const TREE_HEAD_PAGE_MAX = 1000;
 
 // Rows per INSERT statement: large enough to amortise round trips, small enough to stay
 // far below max_allowed_packet with 2 KB certificates (docs/PERFORMANCE.md: >1000 gains nothing).
@@ -213,6 +219,7 @@ export class LogStorage {
         if (row && row.state !== 'active') throw new ShardNotActiveError(`shard ${shardId} is ${String(row.state)}: it takes no new entries or tree heads`);
         throw new StaleHeadError(`shard ${shardId}: tree head moved from size ${b.expected.treeSize}; another writer committed first`);
       }
+      await this.pruneHeads(trx, shardId, b.expected.treeSize);
       await trx('tree_heads').insert(this.headRow(shardId, b.head));
       for (let i = 0; i < b.issuers.length; i += 100) {
         await trx('issuers')
@@ -236,12 +243,26 @@ export class LogStorage {
     if (entries.length === 0) return;
     // One multi-row statement per chunk, built by hand: knex's insert builder costs several
     // times more CPU per row than the driver itself on the hot path (docs/PERFORMANCE.md).
-    const placeholders = entries.map(() => '(?,?,?,?,?,?,?,?)').join(',');
+    const placeholders = entries.map(() => '(?,?,?,?,?,?,?,?,?)').join(',');
     const values: unknown[] = [];
     for (const e of entries) {
-      values.push(shardId, e.idx, buf(e.leafHash), buf(e.identity), e.timestamp, e.entryType, buf(e.cert), Buffer.concat(e.chain));
+      values.push(shardId, e.idx, buf(e.leafHash), buf(e.identity), e.timestamp, e.entryType, buf(e.cert), Buffer.concat(e.chain), e.rebuild);
     }
-    await trx.raw(`INSERT INTO entries (shard_id, idx, leaf_hash, identity, timestamp, entry_type, cert, chain) VALUES ${placeholders}`, values as Knex.RawBinding[]);
+    await trx.raw(`INSERT INTO entries (shard_id, idx, leaf_hash, identity, timestamp, entry_type, cert, chain, rebuild) VALUES ${placeholders}`, values as Knex.RawBinding[]);
+  }
+
+  /**
+   * The history keeps the heads that matter: the first head of every tree size (where the
+   * tree grew) and the latest. An idle shard re-signs its head every second or so; without
+   * this, tree_heads would gain ~86,000 rows a day per idle shard. Heads of one size share
+   * one root, so a dropped one is still provably the same tree as the kept one. Called, in
+   * the commit's transaction, before the new head is inserted: the head it replaces stops
+   * being the latest, so every head at its size but the first goes (at most one row).
+   */
+  private async pruneHeads(trx: Knex.Transaction, shardId: number, size: number): Promise<void> {
+    const first = await trx('tree_heads').where({ shard_id: shardId, tree_size: size }).min({ t: 'timestamp' }).first();
+    if (first?.t === null || first?.t === undefined) return;
+    await trx('tree_heads').where({ shard_id: shardId, tree_size: size }).where('timestamp', '>', first.t).del();
   }
 
   /** A new tree head with no new entries (the periodic STH of an idle shard). Conditional like appendBatch. */
@@ -256,7 +277,7 @@ export class LogStorage {
       .where('idx', '>=', start)
       .where('idx', '<', end)
       .orderBy('idx')
-      .select('idx', 'leaf_hash', 'identity', 'timestamp', 'entry_type', 'cert', 'chain');
+      .select('idx', 'leaf_hash', 'identity', 'timestamp', 'entry_type', 'cert', 'chain', 'rebuild');
     return rows.map(rowToEntry);
   }
 
@@ -313,9 +334,18 @@ export class LogStorage {
     return out;
   }
 
-  /** Every tree head of the shard with treeSize in [from, to], oldest first (for audits and tests). */
-  async treeHeads(shardId: number, opts: { limit?: number } = {}): Promise<TreeHead[]> {
-    const rows = await this.knex('tree_heads').where('shard_id', shardId).orderBy('timestamp').limit(opts.limit ?? 1_000_000);
+  /**
+   * One page of the shard's tree head history, oldest first: the heads with a timestamp
+   * after `after` (exclusive; omit for the first page), at most `limit` of them (at most
+   * TREE_HEAD_PAGE_MAX). The next page starts after the last timestamp of this one; a page
+   * shorter than `limit` is the last. The history holds the first head of every tree size
+   * and the latest head (pruneHeads).
+   */
+  async treeHeads(shardId: number, opts: { after?: number; limit?: number } = {}): Promise<TreeHead[]> {
+    const limit = Math.min(Math.max(1, Math.floor(opts.limit ?? TREE_HEAD_PAGE_MAX)), TREE_HEAD_PAGE_MAX);
+    const q = this.knex('tree_heads').where('shard_id', shardId);
+    if (opts.after !== undefined) q.where('timestamp', '>', opts.after);
+    const rows = await q.orderBy('timestamp').limit(limit).select('tree_size', 'timestamp', 'root_hash', 'signature');
     return rows.map((r) => ({
       treeSize: toIndex(r.tree_size, 'tree_heads.tree_size'),
       timestamp: toIndex(r.timestamp, 'tree_heads.timestamp'),

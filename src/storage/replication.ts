@@ -28,7 +28,7 @@ type Row = { Variable_name: string; Value: string };
 
 async function status(knex: Knex): Promise<Map<string, string>> {
   const [rows] = (await knex.raw(
-    "SHOW GLOBAL STATUS WHERE Variable_name IN ('Rpl_semi_sync_master_status', 'Rpl_semi_sync_master_clients')",
+    "SHOW GLOBAL STATUS WHERE Variable_name IN ('Rpl_semi_sync_master_status', 'Rpl_semi_sync_master_clients', 'Rpl_semi_sync_master_no_tx')",
   )) as [Row[]];
   return new Map(rows.map((r) => [r.Variable_name.toLowerCase(), String(r.Value)]));
 }
@@ -53,6 +53,10 @@ export async function semiSyncAck(knex: Knex): Promise<ReplicaAck> {
   if (problems.length) {
     throw new ReplicationConfigError(`log.require_replica_ack is true but the database at --database is not a semi-synchronous primary: ${problems.join('; ')}. See docs/OPERATIONS.md "Replication and failover"`);
   }
+  // Rpl_semi_sync_master_no_tx counts commits that returned without an acknowledgement. If
+  // it grew since the last check, a commit (perhaps this batch's) went out unacknowledged,
+  // whatever the status says now: refuse, and the retry is answered on a fresh count.
+  let noTx = Number((await status(knex)).get('rpl_semi_sync_master_no_tx') ?? 0);
   return {
     async confirm() {
       let s: Map<string, string>;
@@ -60,6 +64,11 @@ export async function semiSyncAck(knex: Knex): Promise<ReplicaAck> {
         s = await status(knex);
       } catch (err) {
         throw new CtError(503, 'replica_unknown', "couldn't ask the database whether a replica acknowledged the batch; retry", { cause: err, retryAfter: 1 });
+      }
+      const nowNoTx = Number(s.get('rpl_semi_sync_master_no_tx') ?? 0);
+      if (nowNoTx > noTx) {
+        noTx = nowNoTx;
+        throw new CtError(503, 'no_replica_ack', 'a commit went out without a replica acknowledging it: the log issues no SCT that only one machine holds; retry', { retryAfter: 5 });
       }
       // Both: the status alone reads ON on a fresh primary that no replica ever connected to
       // (it turns OFF only when a commit times out).

@@ -16,16 +16,29 @@ export function isPrecertSigningCert(cert: ParsedCert): boolean {
   return cert.extKeyUsage?.includes(OID_CT_PRECERT_SIGNING) ?? false;
 }
 
+/** The logged TBSCertificate and issuer_key_hash of a precertificate. */
+export type PrecertTbsFn = (precert: ParsedCert, issuer: ParsedCert, finalIssuer?: ParsedCert) => { tbs: Uint8Array; issuerKeyHash: Uint8Array };
+
 /**
- * Rebuilds the logged TBSCertificate and issuer_key_hash of a precertificate.
+ * Builds the logged TBSCertificate and issuer_key_hash of a precertificate, as the write
+ * path does for a new submission: today the current rebuild version (leaf-rebuild.ts).
+ * A stricter check belongs here or in validateChain, never in a numbered version: stored
+ * entries are rebuilt by the version they were logged with.
+ */
+export const precertTbs: PrecertTbsFn = (precert, issuer, finalIssuer) => precertTbsV1(precert, issuer, finalIssuer);
+
+/**
+ * Version 1 of the precertificate rebuild, frozen: entries logged with rebuild version 1
+ * are served by this code for as long as they are served, so it must never change what it
+ * returns (test/x509/leaf-rebuild.test.ts pins its output). A change means a version 2.
+ *
  * `issuer` is the certificate that signed it (chain[0] of its issuers). If that is a PSC,
  * `finalIssuer` (chain[1], the CA that issues the final certificate) is required: its
  * subject becomes the issuer Name, its SPKI gives issuer_key_hash, and a precert AKI is
  * replaced by the PSC's AKI (RFC 6962 §3.2 requires the PSC to have one then).
- * Used on the write path and to rebuild a stored precert's leaf on the read path.
  * Throws CtError 400 when the precert has no poison or the PSC rules are not met.
  */
-export function precertTbs(
+export function precertTbsV1(
   precert: ParsedCert,
   issuer: ParsedCert,
   finalIssuer?: ParsedCert,

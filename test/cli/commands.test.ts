@@ -1,8 +1,9 @@
 // The operator commands as an operator runs them: `ctlog keygen`, `shard create`, `shard
-// status`, `loglist`, `demo-chain`, and the exit codes and messages of mistakes.
+// status`, `loglist`, `demo-chain`, the flags of `monitor` and `load`, and the exit codes and
+// messages of mistakes.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createHash, createPublicKey } from 'node:crypto';
+import { createHash, createPublicKey, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -136,6 +137,8 @@ describe('ctlog operator commands', () => {
     { scenario: 'bad config field', args: () => { const f = join(dir, 'bad.yaml'); writeFileSync(f, 'shards:\n  - { name: a, not_after_start: soon, not_after_limit: 2027-07-01T00:00:00Z }\n'); return ['loglist', '--config', f]; }, code: 2, message: /bad configuration: .*not_after_start: must be an RFC 3339 UTC time/ },
     { scenario: 'shard without a subcommand', args: () => ['shard', '--config', config], code: 2, message: /shard needs a subcommand/ },
     { scenario: 'split process without a database', args: () => ['ctfe', '--config', config, '--data', join(dir, 'data')], code: 2, message: /needs --database and --redis/ },
+    { scenario: 'ctfe on Redis without a queue key', args: () => ['ctfe', '--config', config, '--data', join(dir, 'no-key'), '--database', 'mysql://root@127.0.0.1:1/ctlog', '--redis', 'redis://127.0.0.1:1'], code: 2, message: /need a queue key: Redis is not trusted to say what gets signed; generate one with `openssl rand -hex 32`/ },
+    { scenario: 'sequencer with a short queue key', args: () => { const f = join(dir, 'short.key'); writeFileSync(f, 'abcd'); return ['sequencer', '--config', config, '--database', 'mysql://root@127.0.0.1:1/ctlog', '--redis', 'redis://127.0.0.1:1', '--queue-key-file', f]; }, code: 2, message: /short\.key has 2 bytes, at least 32 are needed/ },
     { scenario: 'unknown shard subcommand', args: () => ['shard', 'frobnicate', '--config', config], code: 2, message: /unknown shard subcommand "frobnicate"; expected status \| create/ },
     { scenario: 'shard create without a name', args: () => ['shard', 'create', '--config', config], code: 2, message: /name a shard .* or pass --all/ },
     { scenario: 'shard create of an unknown shard', args: () => ['shard', 'create', 'nope', '--config', config], code: 2, message: /no shard named nope in .* \(it has t2027h1, t2027h2\)/ },
@@ -143,11 +146,20 @@ describe('ctlog operator commands', () => {
     { scenario: 'malformed --redis', args: () => ['ctfe', '--redis', 'localhost:6379'], code: 2, message: /option '--redis <url>' .* is invalid\. expected redis:\/\/ or rediss:\/\// },
     { scenario: 'malformed --listen', args: () => ['serve', '--listen', '6962'], code: 2, message: /option '--listen <host:port>' .* is invalid\. expected HOST:PORT/ },
     { scenario: 'database refuses connections', args: () => ['migrate', '--database', 'mysql://root@127.0.0.1:1/ctlog'], code: 1, message: /^ctlog: cannot reach the database at 127\.0\.0\.1:1 \(ECONNREFUSED\): check --database \/ CTLOG_DATABASE_URL, and that MariaDB is running\n$/ },
-    { scenario: 'Redis refuses connections', args: () => ['sequencer', '--config', config, '--data', join(dir, 'data'), '--database', 'mysql://root@127.0.0.1:3306/ctlog_no_such_db', '--redis', 'redis://127.0.0.1:1'], code: 1, message: /^ctlog: cannot reach Redis at 127\.0\.0\.1:1 \(ECONNREFUSED\): check --redis \/ CTLOG_REDIS_URL, and that Redis is running\n$/ },
+    { scenario: 'Redis refuses connections', args: () => { const f = join(dir, 'queue.key'); writeFileSync(f, randomBytes(32).toString('hex')); return ['sequencer', '--config', config, '--data', join(dir, 'data'), '--database', 'mysql://root@127.0.0.1:3306/ctlog_no_such_db', '--redis', 'redis://127.0.0.1:1', '--queue-key-file', f]; }, code: 1, message: /^ctlog: cannot reach Redis at 127\.0\.0\.1:1 \(ECONNREFUSED\): check --redis \/ CTLOG_REDIS_URL, and that Redis is running\n$/ },
     { scenario: 'database that does not exist', args: () => ['shard', 'status', '--config', config, '--database', 'mysql://root@127.0.0.1:3306/ctlog_no_such_db'], code: 1, message: /^ctlog: Unknown database 'ctlog_no_such_db': run `ctlog migrate` first/ },
+    { scenario: 'monitor with no log', args: () => ['monitor', '--once'], code: 2, message: /no log to watch: give --log URL,KEY or --log-list FILE/ },
+    { scenario: 'monitor --log without a key', args: () => ['monitor', '--log', 'https://ct.example.org/2027h1/'], code: 2, message: /want URL,KEY\[,mmd=SECONDS\]\[,frozen\]/ },
+    { scenario: 'monitor --log with a bad key', args: () => ['monitor', '--log', 'https://ct.example.org/2027h1/,nokey'], code: 2, message: /neither base64 DER nor a readable PEM file/ },
+    { scenario: 'monitor --interval 0', args: () => ['monitor', '--interval', '0'], code: 2, message: /option '--interval <seconds>' argument '0' is invalid\. expected a positive number of seconds/ },
+    { scenario: 'monitor --log-list that is not a log list', args: () => ['monitor', '--log-list', config], code: 2, message: /is not JSON/ },
+    { scenario: 'load without --url', args: () => ['load', '--demo-ca'], code: 2, message: /required option '--url <url>' not specified/ },
+    { scenario: 'load without a test CA', args: () => ['load', '--url', 'http://127.0.0.1:1/x/'], code: 2, message: /no test CA: give --ca-cert and --ca-key, or --demo-ca/ },
+    { scenario: 'load with a bad mix', args: () => ['load', '--url', 'http://127.0.0.1:1/x/', '--demo-ca', '--mix', 'add-chain=1,bogus=2'], code: 2, message: /want NAME=WEIGHT,\.\.\. with NAME add-chain, add-pre-chain or psc/ },
+    { scenario: 'load with a bad duration', args: () => ['load', '--url', 'http://127.0.0.1:1/x/', '--duration', 'soon'], code: 2, message: /option '--duration <seconds\|forever>' argument 'soon' is invalid/ },
   ];
   // commander answers --help before any action runs: nothing is created, migrated or served.
-  const everyCommand = [['serve'], ['ctfe'], ['sequencer'], ['read'], ['migrate'], ['shard'], ['shard', 'status'], ['shard', 'create'], ['keygen'], ['loglist'], ['demo-chain']];
+  const everyCommand = [['serve'], ['ctfe'], ['sequencer'], ['read'], ['migrate'], ['shard'], ['shard', 'status'], ['shard', 'create'], ['keygen'], ['loglist'], ['monitor'], ['load'], ['demo-chain']];
   test('--help on every command prints its usage and acts on nothing', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'ctlog-help-'));
     try {

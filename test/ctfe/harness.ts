@@ -16,7 +16,7 @@ import { loadSigner } from '../../src/config/key-file.js';
 import { ShardSequencer } from '../../src/sequencer/shard-sequencer.js';
 import { createShard } from '../../src/storage/shard-init.js';
 import { RootStore } from '../../src/x509/index.js';
-import { REDIS_URL, freshDb, freshPrefix, testWitness, writeKey, type Backend, type TestDb } from '../helpers/services.js';
+import { QUEUE_KEY, REDIS_URL, freshDb, freshPrefix, testWitness, writeKey, type Backend, type TestDb } from '../helpers/services.js';
 
 export interface ShardSpec {
   name: string;
@@ -84,8 +84,8 @@ export async function startHarness(o: {
   const clock = () => Date.now();
   const prefix = o.queue === 'bullmq' ? freshPrefix() : undefined;
   const inProcess = o.queue === 'in-process' ? new InProcessQueue({ lingerMs: 1 }) : undefined;
-  const queue: SubmissionQueue = inProcess ?? new BullSubmissionQueue({ redisUrl: REDIS_URL, prefix: prefix!.prefix, lingerMs: 1 });
-  const consumer = inProcess ?? new BullSubmissionConsumer({ redisUrl: REDIS_URL, prefix: prefix!.prefix });
+  const queue: SubmissionQueue = inProcess ?? new BullSubmissionQueue({ redisUrl: REDIS_URL, prefix: prefix!.prefix, lingerMs: 1, queueKey: QUEUE_KEY });
+  const consumer = inProcess ?? new BullSubmissionConsumer({ redisUrl: REDIS_URL, prefix: prefix!.prefix, queueKey: QUEUE_KEY });
   const runtimes = new Map<string, ShardRuntime>();
   const sequencers: ShardSequencer[] = [];
   for (const s of o.shards) {

@@ -38,6 +38,9 @@ export function shardsYaml(rootsDir: string, baseUrl: string): string {
     prefix: /${name}
     not_after_start: ${SHARD_WINDOWS[name].start}
     not_after_limit: ${SHARD_WINDOWS[name].limit}
+    # The old shard's window closed long ago: keep it active (it takes the real old certificates)
+    # instead of letting the automatic rule make it read-only a week after its limit.
+    read_only_grace_days: 3650
 `;
   return `log:
   base_url: ${baseUrl}
@@ -63,6 +66,8 @@ export function prepareDir(rsaRootPem: string, baseUrl = 'http://127.0.0.1:6962'
   writeRoots(roots, rsaRootPem);
   const config = join(dir, 'shards.yaml');
   writeFileSync(config, shardsYaml(roots, baseUrl));
+  // The queue key the split processes share (they share this data directory).
+  writeFileSync(join(data, 'queue.key'), randomBytes(32).toString('hex'), { mode: 0o600 });
   return { dir, config, data };
 }
 

@@ -9,6 +9,8 @@ import { LogStorage } from '../../src/storage/log-storage.js';
 const o = JSON.parse(process.env.CTLOG_CHILD ?? '{}') as {
   dbUrl: string;
   redisUrl: string;
+  /** hex */
+  queueKey: string;
   prefix: string;
   dataDir: string;
   keyFile: string;
@@ -34,7 +36,7 @@ const config = parseConfig(
   { file: 'child', dataDir: o.dataDir, checkFiles: false },
 );
 const storage = new LogStorage(openDatabase({ url: o.dbUrl, dataDir: o.dataDir }));
-const consumer = new BullSubmissionConsumer({ redisUrl: o.redisUrl, prefix: o.prefix, concurrency: 32 });
+const consumer = new BullSubmissionConsumer({ redisUrl: o.redisUrl, prefix: o.prefix, concurrency: 32, queueKey: Buffer.from(o.queueKey, 'hex') });
 const svc = await startSequencers({
   storage,
   consumer,

@@ -13,6 +13,8 @@ import type { ShardRecord } from '../../src/storage/log-storage.js';
 
 export const MYSQL_BASE = process.env.CTLOG_TEST_MYSQL ?? 'mysql://root@127.0.0.1:3306';
 export const REDIS_URL = process.env.CTLOG_TEST_REDIS ?? 'redis://127.0.0.1:6379';
+/** The queue key the CTFE and sequencer of a test share (src/queue/queue-auth.ts); fresh per test process. */
+export const QUEUE_KEY = new Uint8Array(randomBytes(32));
 
 export type Backend = 'mysql' | 'sqlite';
 export const BACKENDS: Backend[] = ['mysql', 'sqlite'];

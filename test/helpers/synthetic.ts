@@ -1,31 +1,38 @@
-// Synthetic submissions for sequencer tests (the sequencer trusts the CTFE's validation, so
-// these need not be real certificates), and the whole-tree re-verification run after each step.
+// Synthetic submissions for sequencer tests, and the whole-tree re-verification run after
+// each step. The sequencer trusts the CTFE's chain validation, so the x509 entries need not
+// be real certificates; precert entries are real precertificates under real issuers, because
+// the sequencer rebuilds each precert's logged TBS from its stored row before signing it.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { issue, makeIntermediate } from '../../src/cli/cert-factory.js';
 import { leafHash, planConsistency, planRoot, assemble, verifyConsistency, planInclusion, verifyInclusion } from '../../src/merkle/index.js';
 import type { Issuer, Submission } from '../../src/queue/submission.js';
 import { verifySth } from '../../src/signing/index.js';
 import { encodeCtExtensions, encodeMerkleTreeLeaf } from '../../src/tls/index.js';
-import { fetchPlanTiles, type LogStorage, type ShardRecord } from '../../src/storage/log-storage.js';
+import { identityHash, parseCertificate, precertTbs } from '../../src/x509/index.js';
+import { fetchPlanTiles, type LogStorage, type ShardRecord, type TreeHead } from '../../src/storage/log-storage.js';
 
 const sha = (b: Uint8Array) => new Uint8Array(createHash('sha256').update(b).digest());
 
-export const ISSUERS: Issuer[] = Array.from({ length: 4 }, (_, i) => {
-  const der = new Uint8Array(randomBytes(900 + i));
-  return { fingerprint: sha(der), der };
-});
+const NOW = Date.now();
+const ROOT = issue(undefined, { cn: 'synthetic root', ca: true, notBefore: NOW - 86400_000, notAfter: NOW + 10 * 365 * 86400_000 });
+const INTERMEDIATES = Array.from({ length: 4 }, () => makeIntermediate(ROOT, NOW));
 
-/** A submission of a random ~1.2 KB "certificate"; half are precert entries. */
+export const ISSUERS: Issuer[] = INTERMEDIATES.map((c) => ({ fingerprint: sha(c.der), der: c.der }));
+
+/** A submission: even i a random ~1.2 KB "certificate" (x509 entry), odd i a real precertificate. */
 export function syntheticSubmission(i: number, certBytes = 1200): { sub: Submission; issuers: Issuer[] } {
-  const cert = new Uint8Array(randomBytes(certBytes));
   const issuer = ISSUERS[i % ISSUERS.length]!;
-  const precert = i % 2 === 1;
-  const entry = precert
-    ? ({ type: 'precert', issuerKeyHash: sha(issuer.der), tbsCertificate: cert.subarray(0, certBytes - 100) } as const)
-    : ({ type: 'x509', certificate: cert } as const);
-  const body = entry.type === 'precert' ? [entry.issuerKeyHash, entry.tbsCertificate] : [cert];
-  const identity = sha(Buffer.concat([Buffer.from([0, precert ? 1 : 0]), ...body]));
-  return { sub: { identity, entry, cert, chain: [issuer.fingerprint] }, issuers: [issuer] };
+  if (i % 2 === 1) {
+    const cn = `${randomBytes(8).toString('hex')}.synthetic.example`;
+    const cert = issue(INTERMEDIATES[i % INTERMEDIATES.length], { cn, notBefore: NOW - 3600_000, notAfter: NOW + 90 * 86400_000, precert: true }).der;
+    const { tbs, issuerKeyHash } = precertTbs(parseCertificate(cert), parseCertificate(issuer.der));
+    const entry = { type: 'precert', issuerKeyHash, tbsCertificate: tbs } as const;
+    return { sub: { identity: identityHash(entry), entry, cert, chain: [issuer.fingerprint] }, issuers: [issuer] };
+  }
+  const cert = new Uint8Array(randomBytes(certBytes));
+  const entry = { type: 'x509', certificate: cert } as const;
+  return { sub: { identity: identityHash(entry), entry, cert, chain: [issuer.fingerprint] }, issuers: [issuer] };
 }
 
 /**
@@ -54,7 +61,7 @@ export async function verifyWholeTree(storage: LogStorage, shard: ShardRecord): 
     const [root] = assemble(rootPlan, await fetchPlanTiles(storage, shard.id, rootPlan));
     assert.deepEqual(Buffer.from(root!), Buffer.from(head.rootHash), 'tiles give the STH root');
   }
-  const heads = await storage.treeHeads(shard.id);
+  const heads = await allTreeHeads(storage, shard.id);
   for (let i = 1; i < heads.length; i++) {
     const a = heads[i - 1]!;
     const b = heads[i]!;
@@ -66,6 +73,16 @@ export async function verifyWholeTree(storage: LogStorage, shard: ShardRecord): 
     verifyConsistency(a.treeSize, b.treeSize, proof, a.rootHash, b.rootHash);
   }
   return head.treeSize;
+}
+
+/** The whole tree head history, page by page (treeHeads() never returns more than a page). */
+export async function allTreeHeads(storage: LogStorage, shardId: number, pageSize = 1000): Promise<TreeHead[]> {
+  const out: TreeHead[] = [];
+  for (;;) {
+    const page = await storage.treeHeads(shardId, { after: out.at(-1)?.timestamp, limit: pageSize });
+    out.push(...page);
+    if (page.length < pageSize) return out;
+  }
 }
 
 /** Proves entry idx is included in the current tree. */

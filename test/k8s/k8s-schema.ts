@@ -7,6 +7,7 @@ import { Job } from 'kubernetes-models/batch/v1';
 import { Ingress } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
+import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 
 interface Validating {
   validate(): void;
@@ -22,6 +23,8 @@ const MODELS: Record<string, new (data: never) => Validating> = {
   'batch/v1/Job': Job,
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
   'networking.k8s.io/v1/Ingress': Ingress,
+  // The alert rules (Prometheus Operator CRD, schema from its own package).
+  'monitoring.coreos.com/v1/PrometheusRule': PrometheusRule,
 };
 
 /** Throws, naming the object and the schema violation, unless obj is a valid object of its kind. */

@@ -26,6 +26,7 @@ const isKeysSecret = (name: unknown) => typeof name === 'string' && (name === KE
 /** The image each overlay pins (its kustomization's `images:`). */
 const IMAGES: Record<(typeof OVERLAYS)[number], string> = { staging: 'ghcr.io/example/ctlog:main', production: 'ghcr.io/example/ctlog:0.1.0' };
 const SEQUENCER = 'ctlog-sequencer';
+const TOOLS = ['ctlog-monitor', 'ctlog-load'];
 
 type Obj = Record<string, any>;
 
@@ -297,7 +298,8 @@ describe('k8s manifests', () => {
         assert.deepEqual(new Set(Object.keys(connections.data)), exampleKeys, 'ctlog-connections has the keys of connections.env.example');
         for (const w of workloads(r.docs)) {
           for (const c of containersOf(w)) {
-            for (const name of ['CTLOG_CONFIG', 'CTLOG_DATA', 'CTLOG_DATABASE_URL']) assert.ok(envOf(c, name), `${w.metadata.name}: ${name}`);
+            // The monitor and the load generator watch the log from outside: no config, data or database.
+            if (!TOOLS.includes(w.metadata.name)) for (const name of ['CTLOG_CONFIG', 'CTLOG_DATA', 'CTLOG_DATABASE_URL']) assert.ok(envOf(c, name), `${w.metadata.name}: ${name}`);
             for (const e of c.env ?? []) {
               const ref = e.valueFrom?.secretKeyRef;
               if (ref) assert.ok(ref.name === connections.metadata.name && exampleKeys.has(ref.key), `${w.metadata.name}: ${e.name} from ${ref.name}/${ref.key}`);
@@ -373,6 +375,61 @@ describe('k8s manifests', () => {
       });
     });
   }
+
+  test('ctlog monitor in both overlays (canaries in staging only), ctlog load in staging only, and the alert rules', () => {
+    const [staging, production] = OVERLAYS.map((o) => render(o));
+    for (const [name, r] of [['staging', staging!], ['production', production!]] as const) {
+      const mon = deployment(r.docs, 'ctlog-monitor');
+      const c = podSpec(mon).containers[0];
+      assert.deepEqual(c.args, ['monitor'], `${name}: args`);
+      assert.equal(mon.spec.replicas, 1, `${name}: one writer of the state file`);
+      assert.equal(mon.spec.strategy?.type, 'Recreate');
+      // The state (last verified STH per log) survives the pod: a fork across a restart is caught.
+      const stateDir = dirname(envOf(c, 'CTLOG_MONITOR_STATE')!.value);
+      const mount = c.volumeMounts.find((m: Obj) => m.mountPath === stateDir);
+      const claim = podSpec(mon).volumes.find((v: Obj) => v.name === mount?.name)?.persistentVolumeClaim?.claimName;
+      assert.ok(claim && r.docs.some((d) => d.kind === 'PersistentVolumeClaim' && d.metadata.name === claim), `${name}: monitor state on a PVC`);
+      // The log list and the canary CA come from the ctlog-monitor Secret's files.
+      const secret = generated(r, 'Secret', 'ctlog-monitor');
+      const secretMount = c.volumeMounts.find((m: Obj) => podSpec(mon).volumes.find((v: Obj) => v.name === m.name)?.secret?.secretName === secret.metadata.name);
+      assert.ok(secretMount, `${name}: ctlog-monitor Secret mounted`);
+      const files = Object.keys(secret.data ?? {});
+      assert.equal(envOf(c, 'CTLOG_MONITOR_LOG_LIST')?.value, `${secretMount.mountPath}/loglist.json`);
+      assert.ok(files.includes('loglist.json'), `${name}: loglist.json in the Secret`);
+      const canary = envOf(c, 'CTLOG_MONITOR_CA_CERT');
+      if (name === 'staging') {
+        assert.equal(canary?.value, `${secretMount.mountPath}/canary-ca.pem`);
+        assert.equal(envOf(c, 'CTLOG_MONITOR_CA_KEY')?.value, `${secretMount.mountPath}/canary-ca-key.pem`);
+        assert.ok(files.includes('canary-ca.pem') && files.includes('canary-ca-key.pem'));
+      } else assert.equal(canary, undefined, 'no canaries in production');
+      assert.ok(!podSpec(mon).volumes.some((v: Obj) => v.secret?.secretName === 'ctlog-connections') && !(c.env ?? []).some((e: Obj) => e.valueFrom), `${name}: the monitor needs no database`);
+      // The alert rules an operator pages on.
+      const rules = r.docs.find((d) => d.kind === 'PrometheusRule');
+      assert.ok(rules, `${name}: PrometheusRule`);
+      const alerts = new Map<string, Obj>(rules.spec.groups.flatMap((g: Obj) => g.rules).map((x: Obj) => [x.alert, x]));
+      for (const [alert, metric] of [
+        ['CTLogSTHStale', 'ctlog_monitor_sth_age_seconds'],
+        ['CTLogInclusionOverdue', 'ctlog_monitor_canary_overdue'],
+        ['CTLogInconsistent', 'ctlog_monitor_check_failures_total'],
+        ['CTLogAddChainErrorRatio', 'ctlog_http_requests_total'],
+        ['CTLog5xxRatio', 'ctlog_http_requests_total'],
+      ] as const) {
+        const a = alerts.get(alert);
+        assert.ok(a, `${name}: alert ${alert}`);
+        assert.ok(String(a.expr).includes(metric), `${alert} uses ${metric}`);
+        assert.equal(a.labels.severity, 'page', `${alert} pages`);
+      }
+    }
+    assert.ok(!production!.docs.some((d) => d.metadata?.name === 'ctlog-load'), 'no load generator in production');
+    const load = deployment(staging!.docs, 'ctlog-load');
+    const lc = podSpec(load).containers[0];
+    assert.deepEqual(lc.args, ['load']);
+    assert.equal(envOf(lc, 'CTLOG_LOAD_DURATION')?.value, 'forever');
+    assert.ok(Number(envOf(lc, 'CTLOG_LOAD_RATE')?.value) > 0);
+    const { cfg } = configOf(staging!, '/var/lib/ctlog');
+    const url = envOf(lc, 'CTLOG_LOAD_URL')!.value as string;
+    assert.ok(cfg.shards.some((s) => `${cfg.baseUrl}${s.prefix}/` === url && s.state === 'active'), `CTLOG_LOAD_URL ${url} is an active staging shard`);
+  });
 
   test('production runs more front ends and read servers than staging, with bigger pods', () => {
     const [staging, production] = OVERLAYS.map((o) => render(o).docs);

@@ -50,7 +50,10 @@ test('a database behind the head already served: 503 + Retry-After everywhere, n
   const body = (await (await fetch(`${base}/ct/v1/get-sth`)).json()) as { error: string };
   assert.match(body.error, new RegExp(`holds ${older.treeSize} entries .* fewer than the tree head of size ${now.treeSize} it already served; retry`));
   assert.deepEqual(reader.behind(), [{ shard: log.rt.config.name, treeSize: older.treeSize }], 'reported for /readyz');
+  assert.deepEqual(await reader.recheckBehind(), [{ shard: log.rt.config.name, treeSize: older.treeSize }], 'still behind');
   await setHead(now);
+  // Taken out of rotation it gets no requests: the readiness probe's recheck brings it back.
+  assert.deepEqual(await reader.recheckBehind(), []);
   const again = (await (await fetch(`${base}/ct/v1/get-sth`)).json()) as { tree_size: number };
   assert.equal(again.tree_size, now.treeSize);
   assert.deepEqual(reader.behind(), []);

@@ -14,8 +14,8 @@ import { verifySct } from '../../src/signing/index.js';
 import { createShard } from '../../src/storage/shard-init.js';
 import type { ShardRecord } from '../../src/storage/log-storage.js';
 import { encodeMerkleTreeLeaf } from '../../src/tls/index.js';
-import { REDIS_URL, freshDb, freshPrefix, writeKey, type TestDb } from '../helpers/services.js';
-import { proveIncluded, syntheticSubmission, verifyWholeTree } from '../helpers/synthetic.js';
+import { QUEUE_KEY, REDIS_URL, freshDb, freshPrefix, writeKey, type TestDb } from '../helpers/services.js';
+import { ISSUERS, proveIncluded, syntheticSubmission, verifyWholeTree } from '../helpers/synthetic.js';
 
 let db: TestDb;
 let shard: ShardRecord;
@@ -36,7 +36,7 @@ function startChild(): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../helpers/sequencer-child.ts')], {
     env: {
       ...process.env,
-      CTLOG_CHILD: JSON.stringify({ dbUrl: db.url, redisUrl: REDIS_URL, prefix: redis.prefix, dataDir: db.dataDir, keyFile, shard: 'crash', poolSize: 200, poolPeriodMs: 10 }),
+      CTLOG_CHILD: JSON.stringify({ dbUrl: db.url, redisUrl: REDIS_URL, queueKey: Buffer.from(QUEUE_KEY).toString('hex'), prefix: redis.prefix, dataDir: db.dataDir, keyFile, shard: 'crash', poolSize: 200, poolPeriodMs: 10 }),
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -51,7 +51,7 @@ function startChild(): Promise<ChildProcess> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('kill -9 of the sequencer mid-batch, repeatedly: no SCT without its entry, no half batch', { timeout: 180_000 }, async () => {
-  const queue = new BullSubmissionQueue({ redisUrl: REDIS_URL, prefix: redis.prefix, lingerMs: 2, maxBatch: 50 });
+  const queue = new BullSubmissionQueue({ redisUrl: REDIS_URL, prefix: redis.prefix, lingerMs: 2, maxBatch: 50, queueKey: QUEUE_KEY });
   const answered: Array<{ sub: Submission; r: Sequenced }> = [];
   let failures = 0;
   let stop = false;
@@ -63,7 +63,9 @@ test('kill -9 of the sequencer mid-batch, repeatedly: no SCT without its entry, 
     while (!stop) {
       const s = retry.shift() ?? syntheticSubmission(n++).sub;
       try {
-        const r = await queue.submit('crash', s, [], 2500);
+        // As a CTFE does, every submission travels with its chain's certificates: the sequencer
+        // logs a precertificate only if it can rebuild its entry from what it stores.
+        const r = await queue.submit('crash', s, ISSUERS, 2500);
         answered.push({ sub: s, r });
       } catch {
         failures++;

@@ -9,7 +9,7 @@ import { ShardSequencer } from '../../src/sequencer/shard-sequencer.js';
 import type { ShardRecord } from '../../src/storage/log-storage.js';
 import { createShard } from '../../src/storage/shard-init.js';
 import type { CtError } from '../../src/util/errors.js';
-import { REDIS_URL, freshDb, freshPrefix, testWitness, writeKey, type TestDb } from '../helpers/services.js';
+import { QUEUE_KEY, REDIS_URL, freshDb, freshPrefix, testWitness, writeKey, type TestDb } from '../helpers/services.js';
 import { syntheticSubmission, verifyWholeTree } from '../helpers/synthetic.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -31,7 +31,7 @@ describe('BullMQ queue', () => {
   });
 
   test('a job Redis lost does not pin its submissions: a retry is sequenced once a sequencer runs', async () => {
-    const queue = new BullSubmissionQueue({ redisUrl: REDIS_URL, prefix: redis.prefix, lingerMs: 1, waitMs: 300 });
+    const queue = new BullSubmissionQueue({ redisUrl: REDIS_URL, prefix: redis.prefix, lingerMs: 1, waitMs: 300, queueKey: QUEUE_KEY });
     const s = syntheticSubmission(1);
     // No sequencer yet: the caller's deadline passes; the job waits in Redis.
     await assert.rejects(queue.submit('q', s.sub, s.issuers, 100), (e: CtError) => e.status === 503);
@@ -43,7 +43,7 @@ describe('BullMQ queue', () => {
 
     const seq = new ShardSequencer(db.storage, shard, loadSigner(keyFile), { witness: testWitness(db.dataDir, shard), poolSize: 100, poolPeriodMs: 5, sthIntervalMs: 60_000, clock: Date.now });
     await seq.start();
-    const consumer = new BullSubmissionConsumer({ redisUrl: REDIS_URL, prefix: redis.prefix });
+    const consumer = new BullSubmissionConsumer({ redisUrl: REDIS_URL, prefix: redis.prefix, queueKey: QUEUE_KEY });
     await consumer.consume('q', (subs, iss) => seq.add(subs, iss));
     try {
       const r = await queue.submit('q', s.sub, s.issuers, 5000);
@@ -57,7 +57,7 @@ describe('BullMQ queue', () => {
   });
 
   test('a job Redis lost frees its waiters within seconds, not after waitMs: the retry is not stuck behind it', async () => {
-    const queue = new BullSubmissionQueue({ redisUrl: REDIS_URL, prefix: redis.prefix, lingerMs: 1 }); // waitMs: the default 60 s
+    const queue = new BullSubmissionQueue({ redisUrl: REDIS_URL, prefix: redis.prefix, lingerMs: 1, queueKey: QUEUE_KEY }); // waitMs: the default 60 s
     const s = syntheticSubmission(2);
     try {
       // No sequencer: the job waits in Redis; the caller's own deadline is long.
@@ -78,7 +78,7 @@ describe('BullMQ queue', () => {
   });
 
   test('job ids are random, never a counter that restarts when Redis loses its data', async () => {
-    const queue = new BullSubmissionQueue({ redisUrl: REDIS_URL, prefix: redis.prefix, lingerMs: 1 });
+    const queue = new BullSubmissionQueue({ redisUrl: REDIS_URL, prefix: redis.prefix, lingerMs: 1, queueKey: QUEUE_KEY });
     const { Queue } = await import('bullmq');
     const q = new Queue('ctlog-q3', { connection: { host: '127.0.0.1', port: Number(new URL(REDIS_URL).port || 6379) }, prefix: redis.prefix });
     try {

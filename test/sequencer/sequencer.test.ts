@@ -177,19 +177,22 @@ for (const backend of BACKENDS) {
       });
     }
 
-    test('a shard made read-only under a running sequencer takes no new entry; the sequencer stops', async () => {
+    test('a shard made read-only under a running sequencer takes no new entry; the sequencer retires (403), the process goes on', async () => {
       // A separate shard, so the others' tests keep an active one.
       const signer = loadSigner(writeKey(db.dataDir, 'ro'));
       const ro = await createShard(db.storage, 'ro', signer, clock());
       let fatal: Error | undefined;
-      const seq = new ShardSequencer(db.storage, ro, signer, { witness: testWitness(db.dataDir, ro), poolSize: 10, poolPeriodMs: 5, sthIntervalMs: 60_000, clock, onFatal: (e) => (fatal = e) });
+      let retired: string | undefined;
+      const seq = new ShardSequencer(db.storage, ro, signer, { witness: testWitness(db.dataDir, ro), poolSize: 10, poolPeriodMs: 5, sthIntervalMs: 60_000, clock, onFatal: (e) => (fatal = e), onRetired: (r) => (retired = r.shard) });
       await seq.start();
       const a = syntheticSubmission(80_000);
       await seq.add([a.sub], a.issuers);
       await db.storage.setShardState(ro.id, 'read-only');
       const b = syntheticSubmission(80_001);
-      await assert.rejects(seq.add([b.sub], b.issuers), (e: Error & { status?: number }) => e.status === 503);
-      assert.match(fatal?.message ?? '', /is read-only: it takes no new entries/);
+      await assert.rejects(seq.add([b.sub], b.issuers), (e: Error & { status?: number }) => e.status === 403 && /no longer active/.test(e.message));
+      assert.equal(fatal, undefined, 'a state change is not a fatal error');
+      assert.equal(retired, 'ro');
+      assert.ok(seq.isRetired);
       assert.equal((await db.storage.currentHead(ro.id)).treeSize, 1, 'nothing appended after the state change');
       await seq.stop();
     });

@@ -4,8 +4,10 @@ import type { Command } from 'commander';
 import { registerCtfe } from './ctfe.js';
 import { registerDemoChain } from './demo-chain.js';
 import { registerKeygen } from './keygen.js';
+import { registerLoad } from './load.js';
 import { registerLoglist } from './loglist.js';
 import { registerMigrate } from './migrate.js';
+import { registerMonitor } from './monitor.js';
 import { registerPromote } from './promote.js';
 import { registerRead } from './read.js';
 import { registerSequencer } from './sequencer.js';
@@ -22,5 +24,7 @@ export const COMMANDS: Array<(program: Command) => void> = [
   registerPromote,
   registerKeygen,
   registerLoglist,
+  registerMonitor,
+  registerLoad,
   registerDemoChain,
 ];

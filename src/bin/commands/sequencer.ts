@@ -1,6 +1,6 @@
 // ctlog sequencer: the single writer, as its own process.
 import type { Command } from 'commander';
-import { addConfigOptions, addCreateShardsOption, addDatabaseOption, addListenOption, addRedisOptions, commonOptions } from '../options.js';
+import { addConfigOptions, addCreateShardsOption, addDatabaseOption, addListenOption, addQueueKeyOption, addRedisOptions, commonOptions } from '../options.js';
 
 export function registerSequencer(program: Command): void {
   const cmd = program
@@ -16,6 +16,7 @@ export function registerSequencer(program: Command): void {
   addListenOption(cmd, '127.0.0.1:6964', 'where to answer /metrics and the probes (/livez /readyz /healthz)');
   addDatabaseOption(cmd);
   addRedisOptions(cmd);
+  addQueueKeyOption(cmd);
   addCreateShardsOption(cmd);
   cmd.action(async (o: Record<string, unknown>) => {
     const { runServer } = await import('../run-server.js');

@@ -1,6 +1,6 @@
 // ctlog serve: the CTFE, the sequencer and the read server in one process.
 import type { Command } from 'commander';
-import { addConfigOptions, addCreateShardsOption, addDatabaseOption, addListenOption, addRedisOptions, commonOptions } from '../options.js';
+import { addConfigOptions, addCreateShardsOption, addDatabaseOption, addListenOption, addQueueKeyOption, addRedisOptions, commonOptions } from '../options.js';
 
 export function registerServe(program: Command): void {
   const cmd = program
@@ -16,6 +16,7 @@ export function registerServe(program: Command): void {
   addListenOption(cmd, '127.0.0.1:6962', 'where to answer submissions, reads, /metrics and probes');
   addDatabaseOption(cmd);
   addRedisOptions(cmd);
+  addQueueKeyOption(cmd);
   addCreateShardsOption(cmd);
   cmd.action(async (o: Record<string, unknown>) => {
     const { runServer } = await import('../run-server.js');

@@ -5,12 +5,18 @@ import { UsageError } from '../options.js';
 import { registerShardCreate } from './shard-create.js';
 import { registerShardStatus } from './shard-status.js';
 import { registerShardWitness } from './shard-witness.js';
+import { registerShardExport } from './shard-export.js';
+import { registerShardFreeze } from './shard-freeze.js';
+import { registerShardPrune } from './shard-prune.js';
 
 /** The `ctlog shard` subcommands, in the order --help lists them. */
 export const SHARD_COMMANDS: Array<(shard: Command) => void> = [
   registerShardStatus,
   registerShardCreate,
   registerShardWitness,
+  registerShardFreeze,
+  registerShardExport,
+  registerShardPrune,
 ];
 
 export function registerShard(program: Command): void {

@@ -163,6 +163,8 @@ export interface OpenLoopJob {
   intervalMs: number;
   sockets: number;
   timeoutMs: number;
+  /** Extra request headers per body (e.g. X-Forwarded-For, User-Agent); none when absent. */
+  headers?: Array<Record<string, string>>;
 }
 
 export interface OpenLoopResult {
@@ -192,7 +194,7 @@ async function openLoop(j: OpenLoopJob): Promise<OpenLoopResult> {
     const send = (k: number) => {
       const body = j.bodies[k]!;
       const req = request(
-        { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent, headers: { ...j.headers?.[k], 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
         (r) => {
           const chunks: Buffer[] = [];
           r.on('data', (c: Buffer) => chunks.push(c));

@@ -13,7 +13,8 @@ const src = join(root, 'src');
 const PURE = new Set(['merkle', 'tls', 'x509', 'signing', 'util']);
 const ADAPTERS = new Set(['config', 'storage', 'queue', 'metrics', 'log', 'http', 'hsm']);
 const SERVICES = new Set(['ctfe', 'sequencer', 'read', 'cli']);
-const PURE_ALLOWED_PACKAGES = [/^node:crypto$/, /^node:buffer$/, /^@noble\//, /^@peculiar\/x509$/, /^reflect-metadata$/];
+// lru-cache: a pure data structure (no I/O, no clock unless a TTL is asked for, and none is).
+const PURE_ALLOWED_PACKAGES = [/^node:crypto$/, /^node:buffer$/, /^@noble\//, /^@peculiar\/x509$/, /^reflect-metadata$/, /^lru-cache$/];
 const PURE_FORBIDDEN_CODE: Array<[RegExp, string]> = [
   [/\bprocess\.(env|argv|hrtime|exit|cwd)\b/, 'reads the process environment'],
   [/\bDate\.now\(/, 'reads the clock (pass the time in)'],

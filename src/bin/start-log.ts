@@ -8,9 +8,11 @@ import { loadConfig, type LogConfig } from '../config/config.js';
 import { loadRoots } from '../config/roots.js';
 import { MISSING_QUEUE_KEY } from '../config/queue-key.js';
 import { RedisRateLimiter, TokenBucketRateLimiter, createCtfe } from '../ctfe/index.js';
+import { TrustedProxies } from '../http/client-address.js';
+import { LoadMonitor } from '../http/load-monitor.js';
 import { parseListen, sendError, sendJson } from '../http/respond.js';
 import { currentState, type ShardRuntime } from '../http/shard-runtime.js';
-import { createLogger, type Logger } from '../log/logger.js';
+import { createLogger, throttledLogger, type Logger } from '../log/logger.js';
 import { Metrics } from '../metrics/metrics.js';
 import { InProcessQueue } from '../queue/in-process-queue.js';
 import type { SubmissionConsumer, SubmissionQueue } from '../queue/queue.js';
@@ -65,7 +67,9 @@ export interface RunningLog {
 }
 
 export async function startLog(o: StartOptions): Promise<RunningLog> {
-  const log = o.log ?? createLogger({ base: { roles: o.roles.join(',') } });
+  // Repeated warnings and errors (a dependency that is away fails every request) are written
+  // once per window with a count, not once per request.
+  const log = throttledLogger(o.log ?? createLogger({ base: { roles: o.roles.join(',') } }));
   const clock = o.clock ?? Date.now;
   const embedded = !o.databaseUrl;
   if (o.roles.length < 3 && (!o.redisUrl || !o.databaseUrl)) {
@@ -79,7 +83,7 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
   const config = loadConfig(o.configFile, o.dataDir);
 
   if (o.databaseUrl && o.migrate) await ensureMysqlDatabase(o.databaseUrl);
-  const knex = openDatabase({ url: o.databaseUrl, dataDir: o.dataDir });
+  const knex = openDatabase({ url: o.databaseUrl, dataDir: o.dataDir, log });
   const storage = new LogStorage(knex);
   const metrics = new Metrics({ defaultMetrics: true });
   // Run in reverse order of acquisition; every one runs even when one fails. Once only.
@@ -107,12 +111,13 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
       // Loaded only with Redis: BullMQ costs ~0.7 s of start-up (docs/PERFORMANCE.md), which the
       // embedded default does not need.
       const { BullSubmissionConsumer, BullSubmissionQueue } = await import('../queue/bullmq-queue.js');
-      if (o.roles.includes('ctfe')) queue = new BullSubmissionQueue({ redisUrl: o.redisUrl, prefix: o.redisPrefix, queueKey: o.queueKey! });
+      if (o.roles.includes('ctfe')) queue = new BullSubmissionQueue({ redisUrl: o.redisUrl, prefix: o.redisPrefix, queueKey: o.queueKey!, log });
       if (o.roles.includes('sequencer')) {
         consumer = new BullSubmissionConsumer({
           redisUrl: o.redisUrl,
           prefix: o.redisPrefix,
           queueKey: o.queueKey!,
+          log,
           onRefused: ({ shard, err }) => {
             // Someone wrote to Redis who is not a CTFE of this log, or the keys differ.
             log.warn('refused an unauthenticated queue message; nothing of it was sequenced', { shard, err: err.message });
@@ -179,21 +184,51 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
 
     const shards = await shardRuntimes(storage, config, log);
     const handlers: Array<(req: IncomingMessage, res: ServerResponse) => boolean> = [];
+    const trustedProxies = new TrustedProxies(config.trustedProxies);
+    const bucket = (r: { perSecond: number; burst: number }) => new TokenBucketRateLimiter({ ratePerSecond: r.perSecond, burst: r.burst, clock });
     if (o.roles.includes('ctfe')) {
       // Every shard: a read-only or frozen one answers 403 naming the active shards.
       const rateLimit = config.rateLimit
         ? o.redisUrl
-          ? new RedisRateLimiter({ redis: o.redisUrl, ratePerSecond: config.rateLimit.perSecond, burst: config.rateLimit.burst, prefix: `${o.redisPrefix ?? 'ctlog'}:rl:`, log })
-          : new TokenBucketRateLimiter({ ratePerSecond: config.rateLimit.perSecond, burst: config.rateLimit.burst, clock })
+          ? new RedisRateLimiter({
+              redis: o.redisUrl,
+              ratePerSecond: config.rateLimit.perSecond,
+              burst: config.rateLimit.burst,
+              prefix: `${o.redisPrefix ?? 'ctlog'}:rl:`,
+              log,
+              onFallback: (reason) => metrics.rateLimiterLocal.inc({ reason }),
+            })
+          : bucket(config.rateLimit)
         : undefined;
       if (rateLimit && 'close' in rateLimit) closers.push(() => (rateLimit as RedisRateLimiter).close());
-      const ctfe = createCtfe({ queue: queue!, shards, metrics, log, clock, rateLimit, trustForwardedFor: config.trustForwardedFor });
+      const load = new LoadMonitor(20, (lag) => metrics.eventLoopLag.set(lag / 1000)).start();
+      closers.push(() => load.stop());
+      const a = config.admission;
+      const ctfe = createCtfe({
+        queue: queue!,
+        shards,
+        metrics,
+        log,
+        clock,
+        rateLimit,
+        trustedProxies,
+        admission: {
+          load,
+          shedLagMs: a.shedLagMs,
+          maxPending: a.maxPending,
+          maxQueueDelayMs: a.maxQueueDelayMs,
+          oldNotBeforeMs: a.oldNotBeforeMs,
+          lowPriorityLimit: a.lowPriority && bucket(a.lowPriority),
+          issuerLimit: a.issuerQuota && bucket(a.issuerQuota),
+        },
+      });
       handlers.push(ctfe.handle);
       drains.push(() => ctfe.close());
     }
     let reader: Reader | undefined;
     if (o.roles.includes('read')) {
-      reader = createReader({ storage, shards, metrics, log, clock, meta: { baseUrl: config.baseUrl, operator: config.operator } });
+      const rateLimit = config.readRateLimit && bucket(config.readRateLimit);
+      reader = createReader({ storage, shards, metrics, log, clock, rateLimit, trustedProxies, meta: { baseUrl: config.baseUrl, operator: config.operator } });
       handlers.push(reader.handle);
       drains.push(() => reader!.close());
     }
@@ -220,20 +255,32 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
     await watch.poll();
 
     const app = operatorApp({ storage, shards, metrics, log, clock, queue, reader });
-    const server = createServer((req, res) => {
-      try {
-        for (const h of handlers) if (h(req, res)) return;
-        app(req, res);
-      } catch (err) {
-        sendError(res, err, log);
-      }
-    });
-    // Idle keep-alive connections outlive a load balancer's 60 s idle timeout; a client gets
-    // 20 s to send its headers and 30 s for the whole request (a body is at most 512 KiB),
-    // so slow uploads cannot hold sockets and buffers for minutes.
-    server.keepAliveTimeout = 65_000;
-    server.headersTimeout = 20_000;
-    server.requestTimeout = 30_000;
+    const limits = config.http;
+    const server = createServer(
+      {
+        // Idle keep-alive connections outlive a load balancer's 60 s idle timeout; a client
+        // gets headers_timeout_ms to send its headers and request_timeout_ms for the whole
+        // request (a body is at most 512 KiB), so slow uploads cannot hold sockets and buffers.
+        keepAliveTimeout: limits.keepAliveTimeoutMs,
+        headersTimeout: limits.headersTimeoutMs,
+        requestTimeout: limits.requestTimeoutMs,
+        // Node checks those two timeouts only this often (default 30 s: a slow client was cut
+        // after up to 30 s more than configured). One second costs one walk of the
+        // connection list per second.
+        connectionsCheckingInterval: 1000,
+      },
+      (req, res) => {
+        try {
+          for (const h of handlers) if (h(req, res)) return;
+          app(req, res);
+        } catch (err) {
+          sendError(res, err, log);
+        }
+      },
+    );
+    // Past this many open connections node closes new ones at once: the memory bound.
+    server.maxConnections = limits.maxConnections;
+    server.on('drop', () => metrics.refused.inc({ shard: '', endpoint: '', reason: 'connection_limit' }));
     const { host, port } = parseListen(o.listen);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -1,6 +1,7 @@
 // shards.yaml and the environment, validated once at startup (docs/STYLE.md habit 5). A bad field
 // stops the process with a message that names the field and the fix. The result is frozen.
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { isPkcs11Uri, parsePkcs11Uri, type Pkcs11KeyRef } from './pkcs11-uri.js';
@@ -57,10 +58,14 @@ export interface LogConfig {
   /** Free text for the log list: who runs the log. */
   readonly operator: string;
   readonly shards: readonly ShardConfig[];
-  /** Per-client (IP + User-Agent) limit on add-chain/add-pre-chain; undefined = off. Redis-backed when Redis is configured. */
-  readonly rateLimit: { readonly perSecond: number; readonly burst: number } | undefined;
-  /** Take the client IP from X-Forwarded-For (behind a trusted proxy or ingress only). */
-  readonly trustForwardedFor: boolean;
+  /** Per-client (IPv4 address or IPv6 /64) limit on add-chain/add-pre-chain; undefined = off. Redis-backed when Redis is configured. */
+  readonly rateLimit: Rate | undefined;
+  /** Per-client limit on the read endpoints, per process; undefined = off. */
+  readonly readRateLimit: Rate | undefined;
+  /** Proxies (addresses or CIDRs) whose X-Forwarded-For entries are believed. */
+  readonly trustedProxies: readonly string[];
+  readonly admission: AdmissionConfig;
+  readonly http: HttpLimits;
   /**
    * Release an SCT only for a commit that a database replica acknowledged (MariaDB
    * semi-synchronous replication, AFTER_SYNC); 503 + Retry-After while none does.
@@ -69,6 +74,39 @@ export interface LogConfig {
   /** Where the file was read from. */
   readonly file: string;
 }
+
+export interface Rate {
+  readonly perSecond: number;
+  readonly burst: number;
+}
+
+/** log.admission: which submissions are served first and when the log sheds load. */
+export interface AdmissionConfig {
+  /** An add-chain leaf with a notBefore older than this is low priority (ms). */
+  readonly oldNotBeforeMs: number;
+  /** All low-priority submissions together, per front end; undefined = no budget apart. */
+  readonly lowPriority: Rate | undefined;
+  /** Per issuing CA, per front end; undefined = no quota. */
+  readonly issuerQuota: Rate | undefined;
+  /** Event-loop lag (ms) at which submissions are shed with 503 (low priority at half). */
+  readonly shedLagMs: number;
+  /** Submissions one front end holds at once; beyond: 503 (low priority beyond half). */
+  readonly maxPending: number;
+  /** Standing wait for an SCT (ms) at which submissions get 503 (low priority at half). */
+  readonly maxQueueDelayMs: number;
+}
+
+/** log.http: limits of every serving process's HTTP server. */
+export interface HttpLimits {
+  readonly maxConnections: number;
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+}
+
+const LOG_FIELDS = ['base_url', 'operator', 'rate_limit', 'read_rate_limit', 'trusted_proxies', 'admission', 'http', 'require_replica_ack'];
+const ADMISSION_DEFAULTS = { old_not_before_hours: 48, shed_lag_ms: 200, max_pending: 16384, max_queue_delay_ms: 1000 } as const;
+const HTTP_DEFAULTS = { max_connections: 10000, headers_timeout_ms: 20000, request_timeout_ms: 30000, keep_alive_timeout_ms: 65000 } as const;
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -130,29 +168,67 @@ export function parseConfig(doc: unknown, ctx: { file: string; dataDir: string; 
   const log = (top.log ?? {}) as Obj;
   if (!isObj(log)) fail('log', 'must be a mapping');
   for (const k of Object.keys(log)) {
-    if (!['base_url', 'operator', 'rate_limit', 'trust_forwarded_for', 'require_replica_ack'].includes(k)) {
-      fail(`log.${k}`, 'unknown field; expected base_url, operator, rate_limit, trust_forwarded_for or require_replica_ack');
-    }
+    if (k === 'trust_forwarded_for') fail('log.trust_forwarded_for', 'replaced by log.trusted_proxies: list the addresses or CIDRs of your proxies, e.g. [10.0.0.0/8]; the client is then the rightmost X-Forwarded-For address not added by one of them');
+    if (!LOG_FIELDS.includes(k)) fail(`log.${k}`, `unknown field; expected ${LOG_FIELDS.join(', ')}`);
   }
   const baseUrl = String(log.base_url ?? 'http://127.0.0.1:6962').replace(/\/+$/, '');
-  let rateLimit: LogConfig['rateLimit'];
-  if (log.rate_limit !== undefined && log.rate_limit !== null) {
-    const rl = log.rate_limit as Obj;
+  const rate = (field: string, v: unknown): Rate | undefined => {
+    if (v === undefined || v === null) return undefined;
+    if (!isObj(v)) return fail(field, 'must be a mapping like { per_second: 50, burst: 200 }');
+    const rl = v as Obj;
+    for (const k of Object.keys(rl)) if (!['per_second', 'burst'].includes(k)) fail(`${field}.${k}`, 'unknown field; expected per_second or burst');
     const num = (f: string, dflt?: number): number => {
-      const v = rl[f] ?? dflt;
-      if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) fail(`log.rate_limit.${f}`, `must be a positive number (got ${JSON.stringify(v)})`);
-      return v as number;
+      const x = rl[f] ?? dflt;
+      if (typeof x !== 'number' || !Number.isFinite(x) || x <= 0) fail(`${field}.${f}`, `must be a positive number (got ${JSON.stringify(x)})`);
+      return x as number;
     };
-    if (!isObj(rl)) fail('log.rate_limit', 'must be a mapping like { per_second: 50, burst: 200 }');
-    for (const k of Object.keys(rl)) if (!['per_second', 'burst'].includes(k)) fail(`log.rate_limit.${k}`, 'unknown field; expected per_second or burst');
     const perSecond = num('per_second');
     const burst = num('burst', perSecond);
     // A bucket smaller than one token never lets a request through.
-    if (burst < 1) fail('log.rate_limit.burst', `must be at least 1 (got ${burst}${rl.burst === undefined ? ', defaulted from per_second' : ''}); set burst: 1 or more`);
-    rateLimit = Object.freeze({ perSecond, burst });
+    if (burst < 1) fail(`${field}.burst`, `must be at least 1 (got ${burst}${rl.burst === undefined ? ', defaulted from per_second' : ''}); set burst: 1 or more`);
+    return Object.freeze({ perSecond, burst });
+  };
+  const rateLimit = rate('log.rate_limit', log.rate_limit);
+  const readRateLimit = rate('log.read_rate_limit', log.read_rate_limit);
+  const proxies = log.trusted_proxies ?? [];
+  if (!Array.isArray(proxies) || proxies.some((p) => typeof p !== 'string')) fail('log.trusted_proxies', 'must be a list of addresses or CIDRs, e.g. [10.0.0.0/8, "fd00::/8"]');
+  for (const p of proxies as string[]) {
+    const [addr, bits, extra] = p.split('/');
+    const family = isIP(addr ?? '');
+    const max = family === 4 ? 32 : 128;
+    if (!family || extra !== undefined || (bits !== undefined && !(/^\d{1,3}$/.test(bits) && Number(bits) <= max))) {
+      fail('log.trusted_proxies', `"${p}" is not an address or CIDR like 10.0.0.0/8 or fd00::/8`);
+    }
   }
-  const trustForwardedFor = log.trust_forwarded_for ?? false;
-  if (typeof trustForwardedFor !== 'boolean') fail('log.trust_forwarded_for', 'must be true or false');
+  const section = (field: string, v: unknown, defaults: Record<string, number>, extra: string[]): Obj => {
+    if (v === undefined || v === null) return { ...defaults };
+    if (!isObj(v)) return fail(field, 'must be a mapping');
+    const known = [...Object.keys(defaults), ...extra];
+    for (const k of Object.keys(v as Obj)) if (!known.includes(k)) fail(`${field}.${k}`, `unknown field; expected ${known.join(', ')}`);
+    return { ...defaults, ...(v as Obj) };
+  };
+  const whole = (field: string, v: unknown, min: number, max: number): number => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) fail(field, `must be an integer in [${min}, ${max}] (got ${JSON.stringify(v)})`);
+    return v as number;
+  };
+  const a = section('log.admission', log.admission, ADMISSION_DEFAULTS, ['low_priority', 'issuer_quota']);
+  const admission: AdmissionConfig = Object.freeze({
+    oldNotBeforeMs: whole('log.admission.old_not_before_hours', a.old_not_before_hours, 1, 24 * 3650) * 3_600_000,
+    lowPriority: rate('log.admission.low_priority', a.low_priority),
+    issuerQuota: rate('log.admission.issuer_quota', a.issuer_quota),
+    shedLagMs: whole('log.admission.shed_lag_ms', a.shed_lag_ms, 10, 60_000),
+    maxPending: whole('log.admission.max_pending', a.max_pending, 1, 10_000_000),
+    maxQueueDelayMs: whole('log.admission.max_queue_delay_ms', a.max_queue_delay_ms, 10, 600_000),
+  });
+  const h = section('log.http', log.http, HTTP_DEFAULTS, []);
+  const http: HttpLimits = Object.freeze({
+    maxConnections: whole('log.http.max_connections', h.max_connections, 1, 1_000_000),
+    headersTimeoutMs: whole('log.http.headers_timeout_ms', h.headers_timeout_ms, 1000, 600_000),
+    requestTimeoutMs: whole('log.http.request_timeout_ms', h.request_timeout_ms, 1000, 600_000),
+    keepAliveTimeoutMs: whole('log.http.keep_alive_timeout_ms', h.keep_alive_timeout_ms, 1000, 600_000),
+  });
+  // Node cuts a request that sends its headers too slowly only if headersTimeout < requestTimeout.
+  if (http.headersTimeoutMs > http.requestTimeoutMs) fail('log.http.headers_timeout_ms', `must not exceed request_timeout_ms (${http.requestTimeoutMs})`);
   const requireReplicaAck = log.require_replica_ack ?? false;
   if (typeof requireReplicaAck !== 'boolean') fail('log.require_replica_ack', 'must be true or false (true: SCTs only for commits a MariaDB replica acknowledged)');
   try {
@@ -284,7 +360,10 @@ export function parseConfig(doc: unknown, ctx: { file: string; dataDir: string; 
     operator: String(log.operator ?? 'ctlog operator'),
     shards: Object.freeze(shards),
     rateLimit,
-    trustForwardedFor: trustForwardedFor as boolean,
+    readRateLimit,
+    trustedProxies: Object.freeze([...(proxies as string[])]),
+    admission,
+    http,
     requireReplicaAck: requireReplicaAck as boolean,
     file: ctx.file,
   });

@@ -5,7 +5,11 @@
 //
 // Per-request cost is the budget of docs/PERFORMANCE.md: no framework, no full X.509 parse (the
 // DER walk of src/x509), issuer keys cached in one PublicKeyCache, base64 by Buffer.
+import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AgentLabels } from '../http/agent-label.js';
+import { clientAddress, clientKey, type TrustedProxies } from '../http/client-address.js';
+import type { LoadSignal } from '../http/load-monitor.js';
 import { currentState, type ShardRuntime } from '../http/shard-runtime.js';
 import { sendError, sendJson } from '../http/respond.js';
 import type { Logger } from '../log/logger.js';
@@ -17,8 +21,10 @@ import { sctToJson, type Sct } from '../tls/index.js';
 import { CtError, unavailable } from '../util/errors.js';
 import { PublicKeyCache, parseCertificate, validateChain, type ChainPolicy } from '../x509/index.js';
 import { parseChainBody } from './parse-chain.js';
+import { priorityOf } from './priority.js';
+import { QueueDelay } from './queue-delay.js';
 import type { RateLimiter } from './rate-limiter.js';
-import { ClientGoneError, readBody } from './read-body.js';
+import { BodyBudget, ClientGoneError, readBody } from './read-body.js';
 
 export interface CtfeDeps {
   queue: SubmissionQueue;
@@ -29,8 +35,10 @@ export interface CtfeDeps {
   clock: () => number;
   /** Max request body bytes. @defaultValue 512 KiB */
   maxBodyBytes?: number;
-  /** Per-client (IP + User-Agent) rate limit; none when absent. */
+  /** Per-client rate limit, keyed by IPv4 address or IPv6 /64 (429); none when absent. */
   rateLimit?: RateLimiter;
+  /** Admission control beyond the per-client limit: priorities, quotas, load shedding. */
+  admission?: AdmissionOptions;
   /**
    * Submissions waiting for the sequencer (per shard, as seen by this replica) at which
    * add-pre-chain is refused with 503. add-chain is refused earlier, at 80 % of it: a CA
@@ -39,10 +47,10 @@ export interface CtfeDeps {
    */
   maxQueueDepth?: number;
   /**
-   * Take the client address for rate limiting from the first X-Forwarded-For entry (set
-   * this only behind a proxy that overwrites the header). @defaultValue false
+   * Proxies whose X-Forwarded-For entries are believed: the client is the rightmost entry
+   * not added by one of them. None: the TCP peer is the client.
    */
-  trustForwardedFor?: boolean;
+  trustedProxies?: TrustedProxies;
   /**
    * Verify every SCT over the submission's own entry with the shard's public key before
    * answering 200: one ECDSA verify, about as much CPU as a chain check (`npm run bench --
@@ -51,6 +59,42 @@ export interface CtfeDeps {
    */
   verifyScts?: boolean;
 }
+
+/**
+ * Admission control (README "Admission"). Everything that can refuse a request before its
+ * body is read is checked first and costs no I/O but the per-client limit's.
+ */
+export interface AdmissionOptions {
+  /** How late the event loop may run (ms) before every submission is shed with 503; low priority at half of it. @defaultValue 200 */
+  shedLagMs?: number;
+  /** The lag source; none: the lag never sheds. */
+  load?: LoadSignal;
+  /**
+   * Submissions held at once below which the lag sheds nothing: with so few, the loop is late
+   * for some other reason (a slow or shared machine), and refusing them would not help it.
+   * @defaultValue 16
+   */
+  lagMinPending?: number;
+  /** Submissions this front end holds at once (reading, validating, awaiting the SCT); beyond: 503. Low priority beyond half. @defaultValue 16384 */
+  maxPending?: number;
+  /**
+   * The standing wait for an SCT (ms, the minimum over 500 ms windows, per shard) above which
+   * new submissions get 503: the pipeline behind the CTFE is saturated. Low priority at half
+   * of it. @defaultValue 1000
+   */
+  maxQueueDelayMs?: number;
+  /** Bytes of request bodies held at once, all requests together; beyond: 503. @defaultValue 64 MiB */
+  maxBodyBytesBuffered?: number;
+  /** An add-chain leaf whose notBefore is older than this (ms) is low priority. @defaultValue 48 h */
+  oldNotBeforeMs?: number;
+  /** Budget of all low-priority submissions together (key "low"); beyond: 503. None: unlimited. */
+  lowPriorityLimit?: RateLimiter;
+  /** Quota per issuing CA (key: hex SHA-256 of its SubjectPublicKeyInfo); beyond: 429. None: no quota. */
+  issuerLimit?: RateLimiter;
+}
+
+/** Refusals that are the log's load, not the request's fault: counted apart by cause. */
+const REFUSALS = new Set([429, 503]);
 
 export interface Ctfe {
   /**
@@ -75,8 +119,7 @@ interface Route {
 
 const DEFAULT_MAX_BODY = 512 * 1024;
 const DEFAULT_MAX_DEPTH = 15000;
-/** User-Agent characters kept in a rate-limit key: bounded memory whatever clients send. */
-const UA_MAX = 128;
+const HOUR = 3_600_000;
 
 export function createCtfe(deps: CtfeDeps): Ctfe {
   const maxBody = deps.maxBodyBytes ?? DEFAULT_MAX_BODY;
@@ -84,6 +127,21 @@ export function createCtfe(deps: CtfeDeps): Ctfe {
   const maxDepth = deps.maxQueueDepth ?? DEFAULT_MAX_DEPTH;
   if (!Number.isSafeInteger(maxDepth) || maxDepth < 1) throw new RangeError(`maxQueueDepth must be a positive integer, got ${maxDepth}`);
   const { queue, metrics, log, clock, rateLimit } = deps;
+  const adm = deps.admission ?? {};
+  const shedLag = adm.shedLagMs ?? 200;
+  const maxPending = adm.maxPending ?? 16384;
+  const oldNotBefore = adm.oldNotBeforeMs ?? 48 * HOUR;
+  const maxDelay = adm.maxQueueDelayMs ?? 1000;
+  const lagMinPending = adm.lagMinPending ?? 16;
+  /** The event loop's lag (ms) as far as it is ours to shed: 0 while few submissions are held. */
+  const lagMs = () => (inFlight >= lagMinPending ? (adm.load?.lagMs ?? 0) : 0);
+  if (!(maxDelay > 0)) throw new RangeError(`maxQueueDelayMs must be > 0, got ${maxDelay}`);
+  const delays = new Map(deps.shards.map((s) => [s.config.name, new QueueDelay()]));
+  if (!(shedLag > 0)) throw new RangeError(`shedLagMs must be > 0, got ${shedLag}`);
+  if (!Number.isSafeInteger(maxPending) || maxPending < 1) throw new RangeError(`maxPending must be a positive integer, got ${maxPending}`);
+  if (!(oldNotBefore > 0)) throw new RangeError(`oldNotBeforeMs must be > 0, got ${oldNotBefore}`);
+  const bodies = new BodyBudget(adm.maxBodyBytesBuffered ?? 64 * 1024 * 1024);
+  const agents = new AgentLabels();
   const verifyScts = deps.verifyScts ?? true;
   const keys = new PublicKeyCache();
   const routes = new Map<string, Route>();
@@ -102,15 +160,19 @@ export function createCtfe(deps: CtfeDeps): Ctfe {
     if (!c) children.set(k, (c = make()));
     return c;
   };
-  const record = (r: Route, code: number, reason: string, seconds: number) => {
+  const record = (r: Route, code: number, reason: string, seconds: number, agent: string) => {
     if (!metrics) return;
     const s = r.shard.config.name;
     child(`h${s}/${r.endpoint}/${code}`, () => metrics.httpRequests.labels(s, r.endpoint, String(code))).inc();
     child(`s${s}/${r.endpoint}/${reason}`, () => metrics.submissions.labels(s, r.endpoint, reason)).inc();
+    if (REFUSALS.has(code)) child(`r${s}/${r.endpoint}/${reason}`, () => metrics.refused.labels(s, r.endpoint, reason)).inc();
+    const outcome = code === 200 ? 'accepted' : reason;
+    child(`a${agent}/${outcome}`, () => metrics.agentRequests.labels(agent, outcome)).inc();
     metrics.httpDuration.labels(s, r.endpoint).observe(seconds);
   };
 
   let closing = false;
+  /** Requests being served (every route); also the pending count admission bounds. */
   let inFlight = 0;
   let drained: (() => void) | undefined;
 
@@ -129,13 +191,14 @@ export function createCtfe(deps: CtfeDeps): Ctfe {
         res.destroy();
       } else {
         reason = err instanceof CtError ? err.reason : 'internal';
-        if (err instanceof CtError && err.status === 413) closeAfter(req, res);
+        // An unread or half-read body is not wanted: don't read an upload we refused.
+        if (err instanceof CtError && (err.status === 413 || (!req.complete && err.status >= 429))) closeAfter(req, res);
         // Rejections are the callers' business and counted in metrics; only our own
         // failures (non-CtError) are logged, so a flood of bad requests cannot flood logs.
         code = res.destroyed ? 499 : sendError(res, err, err instanceof CtError ? undefined : log);
       }
     }
-    record(r, code, reason, (performance.now() - t0) / 1000);
+    record(r, code, reason, (performance.now() - t0) / 1000, agents.of(req.headers['user-agent']));
   }
 
   async function submit(r: Route, req: IncomingMessage, res: ServerResponse): Promise<{ json: unknown; duplicate: boolean }> {
@@ -150,22 +213,43 @@ export function createCtfe(deps: CtfeDeps): Ctfe {
       const others = activeShards().map((s) => s.config.prefix).join(', ');
       throw new CtError(403, 'shard_not_active', `shard ${cfg.name} is ${state} and accepts no new entries${others ? `; submit to an active shard: ${others}` : ''}`);
     }
-    if (rateLimit && !(await rateLimit.take(clientKey(req)))) {
+    // A front end far past its CPU refuses before doing anything else (asking Redis, reading
+    // the body, parsing it): the check is a property read.
+    const overloaded = () => unavailable(503, 'overloaded', 'the log is overloaded; retry shortly', 1);
+    if (lagMs() >= 2 * shedLag || inFlight > maxPending) throw overloaded();
+    // Then the client's own limit, so that a client over it hears 429 (its doing, with its
+    // Retry-After) rather than the 503 that load would give everyone.
+    if (rateLimit && !(await rateLimit.take(clientKey(clientAddress(req, deps.trustedProxies))))) {
       metrics?.rateLimited.labels(cfg.name, r.endpoint).inc();
-      throw unavailable(429, 'rate_limited', 'too many requests from this client (IP and User-Agent); slow down', rateLimit.retryAfterSeconds ?? 1);
+      throw unavailable(429, 'rate_limited', 'too many requests from this client address; slow down', rateLimit.retryAfterSeconds ?? 1);
     }
+    if (lagMs() >= shedLag) throw overloaded();
     const depth = queue.depth(cfg.name);
     metrics?.queueDepth.labels(cfg.name).set(depth);
     if (depth >= r.depthLimit) {
       throw unavailable(503, 'overloaded', `shard ${cfg.name} is overloaded (${depth} submissions waiting); retry shortly${r.kind === 'x509' ? ' (add-pre-chain is served first)' : ''}`, 1);
     }
+    const delay = delays.get(cfg.name)!;
+    const standing = delay.standing(performance.now());
+    if (standing >= maxDelay) {
+      throw unavailable(503, 'overloaded', `shard ${cfg.name} is overloaded (SCTs take ${Math.round(standing)} ms); retry shortly`, 1);
+    }
 
-    const ders = parseChainBody(await readBody(req, maxBody));
+    const ders = parseChainBody(await readBody(req, maxBody, bodies));
+    const now = clock();
+    // Low priority is decided from the leaf alone, before the costly signature checks.
+    if (priorityOf(r.endpoint, ders[0]!, now, oldNotBefore) === 'low') {
+      const late = lagMs() >= shedLag / 2 || inFlight > maxPending / 2 || queue.depth(cfg.name) >= r.depthLimit / 2 || standing >= maxDelay / 2;
+      if (late) throw unavailable(503, 'low_priority_shed', 'the log is busy and serves fresh certificates and precertificates first; retry this one later', 5);
+      if (adm.lowPriorityLimit && !(await adm.lowPriorityLimit.take('low'))) {
+        throw unavailable(503, 'low_priority_limited', 'the budget for certificates issued long ago or already carrying SCTs is used up; retry later', adm.lowPriorityLimit.retryAfterSeconds ?? 5);
+      }
+    }
     const policy: ChainPolicy = {
       roots: r.shard.roots,
       notAfterStart: cfg.notAfterStart,
       notAfterLimit: cfg.notAfterLimit,
-      now: clock(),
+      now,
       rejectExpired: cfg.rejectExpired,
       requireServerAuthEku: cfg.requireServerAuth,
       maxChainLength: cfg.maxChainLength,
@@ -176,9 +260,28 @@ export function createCtfe(deps: CtfeDeps): Ctfe {
     } catch (err) {
       throw err instanceof CtError && err.reason === 'not_after_out_of_window' ? pointToShard(err, ders[0]!, r.shard) : err;
     }
+    if (adm.issuerLimit) {
+      // The CA that issued the leaf: a precertificate's entry names it (a PSC stands in for
+      // it in the chain); otherwise chain[0], the leaf's validated issuer.
+      const ca = v.entry.type === 'precert' ? v.entry.issuerKeyHash : createHash('sha256').update(v.chain[0]!.spki).digest();
+      if (!(await adm.issuerLimit.take(Buffer.from(ca).toString('hex')))) {
+        throw unavailable(429, 'issuer_quota', "this issuing CA's submission quota is used up; retry later", adm.issuerLimit.retryAfterSeconds ?? 1);
+      }
+    }
     const sub: Submission = { identity: v.identity, entry: v.entry, cert: v.leaf.der, chain: v.chain.map((c) => c.fingerprint) };
     const issuers: Issuer[] = v.chain.map((c) => ({ fingerprint: c.fingerprint, der: c.der }));
-    const s = await queue.submit(cfg.name, sub, issuers, cfg.submissionDeadlineMs);
+    // The wait of every answer that went through the pipeline (and of every deadline: a stuck
+    // pipeline answers nothing else); not of refusals like queue_full, which are instant.
+    const queued = performance.now();
+    const waited = () => delay.observe(performance.now() - queued, performance.now());
+    let s;
+    try {
+      s = await queue.submit(cfg.name, sub, issuers, cfg.submissionDeadlineMs);
+      waited();
+    } catch (err) {
+      if (err instanceof CtError && err.reason === 'deadline') waited();
+      throw err;
+    }
     const sct: Sct = { version: 0, logId: r.shard.logId, timestamp: s.timestamp, extensions: s.extensions, signature: s.signature };
     if (verifyScts && !sctVerifies(r.shard.publicKey, sct, sub.entry)) {
       // Never hand out an SCT that is not for this submission; the retry is sequenced again
@@ -200,17 +303,6 @@ export function createCtfe(deps: CtfeDeps): Ctfe {
     const fit = activeShards().find((s) => s !== here && notAfter >= s.config.notAfterStart && notAfter < s.config.notAfterLimit);
     if (!fit) return err;
     return new CtError(err.status, err.reason, `${err.message}; submit it to ${fit.config.prefix}`, { cause: err });
-  }
-
-  function clientKey(req: IncomingMessage): string {
-    let ip = req.socket.remoteAddress ?? '';
-    if (deps.trustForwardedFor) {
-      const xff = req.headers['x-forwarded-for'];
-      const first = (Array.isArray(xff) ? xff[0] : xff)?.split(',')[0]?.trim();
-      if (first) ip = first.slice(0, 64);
-    }
-    const ua = req.headers['user-agent'] ?? '';
-    return `${ip} ${ua.length > UA_MAX ? ua.slice(0, UA_MAX) : ua}`;
   }
 
   return {

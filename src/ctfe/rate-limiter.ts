@@ -1,11 +1,12 @@
 // Per-client rate limiting for the submission endpoints (docs/DESIGN.md "Operations": the front
 // door of a public log takes abuse). The in-memory bucket is for one replica; with several
 // CTFE replicas behind a load balancer use the Redis-backed one so they share the budget.
+import { LRUCache } from 'lru-cache';
 
 /**
- * Decides whether a client may make one more request. `key` identifies the client (the
- * CTFE uses its IP and User-Agent). Returns false to refuse; the CTFE then answers 429.
- * Implementations must not throw for an unknown or strange key.
+ * Decides whether a client may make one more request. `key` identifies the client (the CTFE
+ * uses its IPv4 address or IPv6 /64, see src/http/client-address.ts). Returns false to
+ * refuse. Implementations must not throw for an unknown or strange key.
  */
 export interface RateLimiter {
   take(key: string): Promise<boolean> | boolean;
@@ -20,7 +21,7 @@ export interface TokenBucketOptions {
   burst?: number;
   /** ms since the epoch; injected so tests control time. */
   clock: () => number;
-  /** Clients remembered before idle (full) buckets are dropped. @defaultValue 100000 */
+  /** Clients remembered; the least recently seen is forgotten first. @defaultValue 100000 */
   maxClients?: number;
 }
 
@@ -29,27 +30,30 @@ interface Bucket {
   at: number;
 }
 
-/** In-memory token bucket per key: O(1) per call, bounded memory. */
+/**
+ * In-memory token bucket per key: O(1) per call, memory bounded by maxClients. Forgetting
+ * a bucket gives its client a full one back, so the bound favours the least recently seen
+ * clients' loss: an active abuser keeps its drained bucket.
+ */
 export class TokenBucketRateLimiter implements RateLimiter {
-  private readonly buckets = new Map<string, Bucket>();
+  private readonly buckets: LRUCache<string, Bucket>;
   private readonly rate: number;
   private readonly burst: number;
-  private readonly maxClients: number;
 
   constructor(private readonly opts: TokenBucketOptions) {
     if (!(opts.ratePerSecond > 0)) throw new RangeError(`ratePerSecond must be > 0, got ${opts.ratePerSecond}`);
     this.rate = opts.ratePerSecond / 1000;
     this.burst = opts.burst ?? opts.ratePerSecond;
     if (!(this.burst >= 1)) throw new RangeError(`burst must be >= 1, got ${this.burst}`);
-    this.maxClients = opts.maxClients ?? 100_000;
-    if (!Number.isSafeInteger(this.maxClients) || this.maxClients < 1) throw new RangeError(`maxClients must be a positive integer, got ${this.maxClients}`);
+    const maxClients = opts.maxClients ?? 100_000;
+    if (!Number.isSafeInteger(maxClients) || maxClients < 1) throw new RangeError(`maxClients must be a positive integer, got ${maxClients}`);
+    this.buckets = new LRUCache({ max: maxClients });
   }
 
   take(key: string): boolean {
     const now = this.opts.clock();
     let b = this.buckets.get(key);
     if (!b) {
-      if (this.buckets.size >= this.maxClients) this.evict(now);
       b = { tokens: this.burst, at: now };
       this.buckets.set(key, b);
     } else {
@@ -62,21 +66,13 @@ export class TokenBucketRateLimiter implements RateLimiter {
     return true;
   }
 
+  /** Clients currently remembered. */
+  get size(): number {
+    return this.buckets.size;
+  }
+
   /** Seconds until a refused client has one token again (for Retry-After). */
   get retryAfterSeconds(): number {
     return Math.max(1, Math.ceil(1 / (this.rate * 1000)));
-  }
-
-  // Buckets that have refilled completely carry no state worth keeping. If every client is
-  // active, drop the oldest half (Map iteration is insertion order): bounded memory wins
-  // over precision for a flood of distinct keys.
-  private evict(now: number): void {
-    for (const [k, b] of this.buckets) if (b.tokens + (now - b.at) * this.rate >= this.burst) this.buckets.delete(k);
-    if (this.buckets.size < this.maxClients) return;
-    let drop = Math.ceil(this.buckets.size / 2);
-    for (const k of this.buckets.keys()) {
-      if (drop-- <= 0) break;
-      this.buckets.delete(k);
-    }
   }
 }

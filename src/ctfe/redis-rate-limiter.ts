@@ -1,9 +1,15 @@
 // The rate limiter shared by every CTFE replica: one token bucket per client in Redis,
 // updated atomically by a small Lua script that reads Redis's own clock (replicas' clocks
 // may disagree; Redis's is the one they share).
+//
+// When Redis is slow or away the limiter neither fails open (a flood that makes Redis time
+// out would then switch the limit off exactly when it matters) nor closed (a Redis restart
+// would refuse every CA): it falls back to a bucket per client in this replica's memory,
+// at the same rate. A client then gets at most (replicas x its limit) until Redis answers
+// again: degraded, but bounded.
 import { Redis } from 'ioredis';
 import { redisOptions } from '../queue/redis-url.js';
-import type { RateLimiter } from './rate-limiter.js';
+import { TokenBucketRateLimiter, type RateLimiter } from './rate-limiter.js';
 import type { Logger } from '../log/logger.js';
 
 // KEYS[1] = bucket; ARGV = tokens per ms, burst, idle TTL in ms. Returns 1 to allow.
@@ -36,17 +42,24 @@ export interface RedisRateLimiterOptions {
   burst?: number;
   /** Key prefix in Redis. @defaultValue "ctlog:rl:" */
   prefix?: string;
-  /** How long take() waits for Redis before letting the request through. @defaultValue 100 */
+  /** How long take() waits for Redis before deciding with the local bucket. @defaultValue 100 */
   timeoutMs?: number;
+  /** After a Redis failure, how long to decide locally before asking Redis again. @defaultValue 1000 */
+  cooldownMs?: number;
+  /** Redis calls outstanding beyond which take() decides locally (bounds the wait list). @defaultValue 1000 */
+  maxPending?: number;
+  /** Clients remembered by the local fallback bucket. @defaultValue 100000 */
+  maxClients?: number;
   log?: Logger;
+  /** Called for every decision made locally instead of in Redis (for metrics). */
+  onFallback?: (cause: 'redis_error' | 'redis_busy') => void;
 }
 
 type Take = (key: string, rate: string, burst: string, ttl: string) => Promise<number>;
 
 /**
- * Token bucket per key in Redis. Fails open: when Redis is slow or down the request is
- * allowed (and a warning logged at most once a minute), because refusing every CA while
- * Redis restarts would turn a rate limiter into an outage.
+ * Token bucket per key in Redis; while Redis fails, a local token bucket per key decides
+ * (and a warning is logged at most once a minute, with the count of local decisions).
  */
 export class RedisRateLimiter implements RateLimiter {
   private readonly redis: Redis;
@@ -54,7 +67,14 @@ export class RedisRateLimiter implements RateLimiter {
   private readonly take_: Take;
   private readonly args: [string, string, string];
   private readonly prefix: string;
+  private readonly local: TokenBucketRateLimiter;
+  private readonly cooldownMs: number;
+  private readonly maxPending: number;
+  private pending = 0;
+  /** performance.now() until which decisions are local (after a failure). */
+  private localUntil = -Infinity;
   private lastWarn = -Infinity;
+  private localSinceWarn = 0;
   readonly retryAfterSeconds: number;
 
   constructor(private readonly opts: RedisRateLimiterOptions) {
@@ -65,7 +85,8 @@ export class RedisRateLimiter implements RateLimiter {
     this.owned = typeof opts.redis === 'string';
     this.redis =
       typeof opts.redis === 'string'
-        ? new Redis({ ...redisOptions(opts.redis), commandTimeout: timeout, maxRetriesPerRequest: 1 })
+        ? // Commands queued while disconnected are bounded by maxPending and time out like any.
+          new Redis({ ...redisOptions(opts.redis), commandTimeout: timeout, maxRetriesPerRequest: 1 })
         : opts.redis;
     this.redis.on('error', () => {
       /* reported by take() when it matters; ioredis reconnects by itself */
@@ -78,19 +99,41 @@ export class RedisRateLimiter implements RateLimiter {
     this.args = [String(opts.ratePerSecond / 1000), String(burst), String(ttl)];
     this.prefix = opts.prefix ?? 'ctlog:rl:';
     this.retryAfterSeconds = Math.max(1, Math.ceil(1 / opts.ratePerSecond));
+    this.local = new TokenBucketRateLimiter({ ratePerSecond: opts.ratePerSecond, burst, clock: Date.now, maxClients: opts.maxClients });
+    this.cooldownMs = opts.cooldownMs ?? 1000;
+    this.maxPending = opts.maxPending ?? 1000;
+    if (!Number.isSafeInteger(this.maxPending) || this.maxPending < 1) throw new RangeError(`maxPending must be a positive integer, got ${this.maxPending}`);
   }
 
   async take(key: string): Promise<boolean> {
+    const now = performance.now();
+    if (now < this.localUntil) return this.decideLocally(key, 'redis_error');
+    if (this.pending >= this.maxPending) return this.decideLocally(key, 'redis_busy');
+    this.pending++;
     try {
       return (await this.take_(this.prefix + key, ...this.args)) === 1;
     } catch (err) {
-      const now = performance.now();
-      if (now - this.lastWarn > 60_000) {
-        this.lastWarn = now;
-        this.opts.log?.warn('rate limiter: Redis unavailable, allowing requests', { err: (err as Error).message });
-      }
-      return true;
+      this.localUntil = performance.now() + this.cooldownMs;
+      return this.decideLocally(key, 'redis_error', err);
+    } finally {
+      this.pending--;
     }
+  }
+
+  private decideLocally(key: string, cause: 'redis_error' | 'redis_busy', err?: unknown): boolean {
+    this.opts.onFallback?.(cause);
+    this.localSinceWarn++;
+    const now = performance.now();
+    if (now - this.lastWarn > 60_000) {
+      this.lastWarn = now;
+      this.opts.log?.warn('rate limiter: Redis unavailable or slow, deciding with the local bucket', {
+        cause,
+        decisions: this.localSinceWarn,
+        ...(err ? { err: (err as Error).message } : {}),
+      });
+      this.localSinceWarn = 0;
+    }
+    return this.local.take(key);
   }
 
   /** Disconnects the client if this limiter created it. Idempotent. */

@@ -1,5 +1,7 @@
 // Structured JSON logs, one object per line on stderr: what operators ship to their log
 // pipeline. Level names match what log shippers expect.
+import { LRUCache } from 'lru-cache';
+
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 
 export interface Logger {
@@ -33,3 +35,28 @@ export function createLogger(opts: { level?: Level; base?: Record<string, unknow
 
 /** A logger that drops everything (tests, benchmarks). */
 export const silentLogger: Logger = createLogger({ write: () => {} });
+
+/**
+ * A logger that writes each distinct warning or error (same level, message and `reason`
+ * field) at most once per `windowMs`; the next one written after the window carries
+ * `repeated`: how many were dropped since. A failing dependency then costs a line every few
+ * seconds, not one per request or batch. debug and info pass through.
+ */
+export function throttledLogger(log: Logger, opts: { windowMs?: number; maxKeys?: number; now?: () => number } = {}): Logger {
+  const windowMs = opts.windowMs ?? 10_000;
+  const maxKeys = opts.maxKeys ?? 1000;
+  const now = opts.now ?? (() => performance.now());
+  const seen = new LRUCache<string, { at: number; dropped: number }>({ max: maxKeys });
+  const gate = (level: 'warn' | 'error') => (msg: string, fields?: Record<string, unknown>) => {
+    const key = `${level}\u0000${msg}\u0000${String(fields?.reason ?? '')}`;
+    const t = now();
+    const s = seen.get(key);
+    if (s && t - s.at < windowMs) {
+      s.dropped++;
+      return;
+    }
+    seen.set(key, { at: t, dropped: 0 });
+    log[level](msg, s?.dropped ? { ...fields, repeated: s.dropped } : fields);
+  };
+  return { debug: log.debug, info: log.info, warn: gate('warn'), error: gate('error'), child: (f) => throttledLogger(log.child(f), opts) };
+}

@@ -80,6 +80,32 @@ export class Metrics {
     labelNames: ['shard', 'endpoint'] as const,
     registers: [this.registry],
   });
+  readonly refused = new Counter({
+    name: 'ctlog_refused_total',
+    help: 'Requests refused by admission control, by cause: rate_limited, low_priority_limited, issuer_quota, overloaded, low_priority_shed, queue_full, read_rate_limited, busy, connection_limit, ... (shard "" for refusals before routing).',
+    labelNames: ['shard', 'endpoint', 'reason'] as const,
+    registers: [this.registry],
+  });
+  // The User-Agent is not part of any limit's key, only a label here. Its value is reduced to
+  // the product token and, past the first AGENT_LABELS distinct ones, to "other": a client
+  // cannot grow the metrics without bound by rotating it.
+  readonly agentRequests = new Counter({
+    name: 'ctlog_agent_submissions_total',
+    help: 'add-chain and add-pre-chain requests by User-Agent product token (bounded set) and outcome (accepted or a refusal cause).',
+    labelNames: ['agent', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly rateLimiterLocal = new Counter({
+    name: 'ctlog_rate_limiter_local_decisions_total',
+    help: 'Rate-limit decisions made by the local bucket because Redis failed (redis_error) or had too many calls outstanding (redis_busy).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly eventLoopLag = new Gauge({
+    name: 'ctlog_event_loop_lag_seconds',
+    help: 'Event loop lag as admission control sees it (smoothed); submissions are shed above the configured limit.',
+    registers: [this.registry],
+  });
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'ctlog_' });

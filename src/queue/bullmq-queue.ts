@@ -12,6 +12,7 @@
 //    so that retries are sequenced at once instead of waiting on a dead job.
 import { randomUUID } from 'node:crypto';
 import { Queue, QueueEvents, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import type { Logger } from '../log/logger.js';
 import { CtError, unavailable } from '../util/errors.js';
 import { MicroBatcher, type MicroBatcherOptions } from './micro-batcher.js';
 import { QueueAuth, QueueAuthError } from './queue-auth.js';
@@ -41,6 +42,17 @@ export interface BullOptions extends MicroBatcherOptions {
    * A released submission's retry is enqueued again; dedup makes that safe. @defaultValue 60000
    */
   waitMs?: number;
+  /** Where Redis connection errors go (JSON, once per window if the logger throttles). */
+  log?: Logger;
+}
+
+/**
+ * Routes a BullMQ object's 'error' events to the log. Without a listener BullMQ prints them
+ * raw (console.error, multi-line stacks) outside the JSON log. Answers never carry these
+ * messages: they name Redis keys.
+ */
+function logErrors(emitter: { on(event: 'error', f: (err: Error) => void): unknown }, what: string, log: Logger | undefined): void {
+  emitter.on('error', (err) => log?.warn(`queue: ${what}: Redis error`, { reason: 'redis', err: err.message }));
 }
 
 export function redisConnection(url: string): ConnectionOptions {
@@ -113,6 +125,8 @@ export class BullSubmissionQueue implements SubmissionQueue {
       // the job's events and for closing): hundreds at once is normal, not a leak.
       queue.setMaxListeners(0);
       events.setMaxListeners(0);
+      logErrors(queue, 'queue', this.opts.log);
+      logErrors(events, 'events', this.opts.log);
       const ready = events.waitUntilReady();
       const batcher = new MicroBatcher(async (subs, issuers) => {
         await ready;
@@ -122,7 +136,8 @@ export class BullSubmissionQueue implements SubmissionQueue {
         try {
           job = await queue.add('batch', request, { ...JOB_OPTS, jobId });
         } catch (err) {
-          throw unavailable(503, 'queue_unavailable', `couldn't enqueue: ${(err as Error).message}`, 2);
+          this.opts.log?.warn("queue: couldn't enqueue", { reason: 'queue_unavailable', err: (err as Error).message });
+          throw new CtError(503, 'queue_unavailable', 'the submission queue is unavailable; retry shortly', { cause: err, retryAfter: 2 });
         }
         let results: WireResult[];
         try {
@@ -131,7 +146,8 @@ export class BullSubmissionQueue implements SubmissionQueue {
             // Only an answer the sequencer sealed for this very request is used.
             (sealed: unknown) => this.auth.openResult(request.mac, sealed) as WireResult[],
             (err: Error) => {
-              throw new CtError(503, 'sequencer_failed', `sequencing failed: ${err.message}`, { cause: err, retryAfter: 1 });
+              this.opts.log?.warn('queue: sequencing failed', { reason: 'sequencer_failed', err: err.message });
+              throw new CtError(503, 'sequencer_failed', 'sequencing failed; retry shortly', { cause: err, retryAfter: 1 });
             },
           );
           results = await Promise.race([finished, lost]);
@@ -174,6 +190,7 @@ export interface BullConsumerOptions {
   prefix?: string;
   /** Jobs processed at once; they pool into the same sequencer batches. @defaultValue 64 */
   concurrency?: number;
+  log?: Logger;
   /** Called for every refused message (metrics, logs); nothing of it was sequenced. */
   onRefused?: (info: { shard: string; err: QueueAuthError }) => void;
 }
@@ -209,7 +226,9 @@ export class BullSubmissionConsumer implements SubmissionConsumer {
         } catch (err) {
           // A per-batch failure is an answer, not a BullMQ failure: the CTFE turns it into
           // each waiter's status (503 for our trouble, 4xx for theirs).
-          const e = err instanceof CtError ? err : new CtError(503, 'sequencer_error', (err as Error).message, { retryAfter: 1 });
+          // A non-CtError is ours (a database error naming tables): logged, not forwarded.
+          if (!(err instanceof CtError)) this.opts.log?.warn('sequencer: batch failed', { reason: 'sequencer_error', err: (err as Error).message });
+          const e = err instanceof CtError ? err : new CtError(503, 'sequencer_error', 'the sequencer failed this batch; retry shortly', { retryAfter: 1 });
           results = subs.map(() => ({ ok: false as const, status: e.status, reason: e.reason, msg: e.message, ra: e.retryAfter }));
         }
         return this.auth.sealResult(opened.mac, results);
@@ -223,9 +242,8 @@ export class BullSubmissionConsumer implements SubmissionConsumer {
         lockDuration: 10000,
       },
     );
-    worker.on('error', () => {
-      /* connection trouble is retried by ioredis; jobs in flight stall and are retried */
-    });
+    // Connection trouble is retried by ioredis; jobs in flight stall and are retried.
+    logErrors(worker, 'worker', this.opts.log);
     this.workers.push(worker);
     await worker.waitUntilReady();
   }

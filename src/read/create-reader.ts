@@ -2,6 +2,7 @@
 // express: its router costs 200-400 µs a request (docs/PERFORMANCE.md), more than a proof from
 // cached tiles. Routing is a prefix match and a switch.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { clientAddress, clientKey, type TrustedProxies } from '../http/client-address.js';
 import { sendError, sendJson } from '../http/respond.js';
 import { selfMetadata } from '../http/log-metadata.js';
 import { currentState, type ShardRuntime } from '../http/shard-runtime.js';
@@ -9,7 +10,7 @@ import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { LogStorage } from '../storage/log-storage.js';
 import { b64 } from '../util/bytes.js';
-import { CtError, notFound } from '../util/errors.js';
+import { CtError, notFound, unavailable } from '../util/errors.js';
 import { NO_CACHE, SHORT_CACHE } from './cache-control.js';
 import { EntryPages } from './entry-pages.js';
 import type { ExportStore } from './export-store.js';
@@ -32,6 +33,14 @@ export interface ReadCacheOptions {
   issuerBytes?: number;
   /** Range reads (get-entries, data tiles) running at once; the rest wait. @defaultValue 8 */
   maxConcurrentBuilds?: number;
+  /** Range reads waiting for a turn; beyond, 503 + Retry-After. @defaultValue 256 */
+  maxWaitingBuilds?: number;
+}
+
+/** The per-client limit the read server asks (the CTFE's token buckets fit it). */
+export interface ReadRateLimiter {
+  take(key: string): boolean | Promise<boolean>;
+  readonly retryAfterSeconds?: number;
 }
 
 export interface ReadDeps {
@@ -48,6 +57,13 @@ export interface ReadDeps {
    */
   headTtlMs?: number;
   cache?: ReadCacheOptions;
+  /**
+   * Per-client limit on every read endpoint (key: IPv4 address or IPv6 /64); 429 past it.
+   * Keep it generous: monitors must be able to read faster than the log grows.
+   */
+  rateLimit?: ReadRateLimiter;
+  /** Proxies whose X-Forwarded-For entries are believed (see src/http/client-address.ts). */
+  trustedProxies?: TrustedProxies;
   /** The leaf rebuild code (src/x509/leaf-rebuild.ts); tests inject other versions. @defaultValue LEAF_REBUILDERS */
   rebuilders?: LeafRebuilders;
   /** For `<prefix>/log.v3.json`: the public base URL and the operator. */
@@ -129,6 +145,7 @@ export function createReader(deps: ReadDeps): Reader {
     pageCacheBytes: c.pageBytes ?? 256 * MiB,
     dataTileCacheBytes: c.dataTileBytes ?? 64 * MiB,
     maxConcurrentBuilds: c.maxConcurrentBuilds ?? 8,
+    maxWaitingBuilds: c.maxWaitingBuilds ?? 256,
     rebuilders: deps.rebuilders,
   });
   const ctx: Rfc6962Context = { pages, issuers, rebuilders: deps.rebuilders };
@@ -189,9 +206,12 @@ export function createReader(deps: ReadDeps): Reader {
       if (!deps.metrics) return;
       const labels = { shard: m.reader.rt.config.name, endpoint };
       deps.metrics.httpRequests.inc({ ...labels, code: String(code) });
+      if (code === 429 || code === 503) deps.metrics.refused.inc({ ...labels, reason: refusal });
       deps.metrics.httpDuration.observe(labels, (performance.now() - started) / 1000);
     };
+    let refusal = 'unavailable';
     const fail = (err: unknown) => {
+      if (err instanceof CtError) refusal = err.reason;
       if (!res.headersSent) res.setHeader('Cache-Control', NO_CACHE);
       finish(sendError(res, err, deps.log));
     };
@@ -201,7 +221,12 @@ export function createReader(deps: ReadDeps): Reader {
         res.setHeader('Allow', ALLOW);
         throw new CtError(405, 'method_not_allowed', `${endpoint} takes ${ALLOW}, not ${String(req.method).slice(0, 20)}`);
       }
-      serve(m, endpoint, rest, url, res).then(() => finish(res.statusCode), fail);
+      const rl = deps.rateLimit;
+      const allowed = rl ? rl.take(clientKey(clientAddress(req, deps.trustedProxies))) : true;
+      const refuse = () => unavailable(429, 'read_rate_limited', 'too many reads from this client address; slow down (static-ct-api tiles are cacheable: read them through a CDN)', rl?.retryAfterSeconds ?? 1);
+      if (allowed === true) serve(m, endpoint, rest, url, res).then(() => finish(res.statusCode), fail);
+      else if (allowed === false) throw refuse();
+      else allowed.then((ok) => (ok ? serve(m, endpoint, rest, url, res) : Promise.reject(refuse()))).then(() => finish(res.statusCode), fail);
     } catch (err) {
       fail(err);
     }
@@ -220,6 +245,7 @@ export function createReader(deps: ReadDeps): Reader {
         pageCacheBytes: Math.floor((c.pageBytes ?? 256 * MiB) / 4),
         dataTileCacheBytes: Math.floor((c.dataTileBytes ?? 64 * MiB) / 4),
         maxConcurrentBuilds: c.maxConcurrentBuilds ?? 8,
+        maxWaitingBuilds: c.maxWaitingBuilds ?? 256,
       });
       m.reader.clear();
       m.reader = new ShardReader(m.reader.rt, store, readerOpts);

@@ -3,10 +3,11 @@
 // LRU (docs/PERFORMANCE.md: pre-serialized pages serve 3-4x more entries/s than serializing per
 // request). Identical builds in flight are shared, and builds that go to the database are
 // limited in number, since many large concurrent reads only raise everyone's latency.
+import pLimit, { type LimitFunction } from 'p-limit';
 import { TILE_WIDTH } from '../merkle/index.js';
 import type { EntryRecord } from '../storage/log-storage.js';
 import { b64, hex } from '../util/bytes.js';
-import { notFound } from '../util/errors.js';
+import { notFound, unavailable } from '../util/errors.js';
 import { ByteLru } from './byte-lru.js';
 import type { IssuerCache } from './issuer-cache.js';
 import type { ShardReader } from './shard-reader.js';
@@ -27,26 +28,6 @@ function asciiJoin(head: string, parts: string[], sep: string, tail: string): Bu
   return out;
 }
 
-/** A counting semaphore: at most `n` holders at once, the rest wait in order. */
-class Semaphore {
-  #free: number;
-  readonly #waiting: Array<() => void> = [];
-  constructor(n: number) {
-    this.#free = n;
-  }
-  async run<T>(f: () => Promise<T>): Promise<T> {
-    if (this.#free > 0) this.#free--;
-    else await new Promise<void>((r) => this.#waiting.push(r));
-    try {
-      return await f();
-    } finally {
-      const next = this.#waiting.shift();
-      if (next) next();
-      else this.#free++;
-    }
-  }
-}
-
 export interface EntryPagesOptions {
   /** Bytes of serialized full get-entries pages kept, all shards together. */
   pageCacheBytes: number;
@@ -54,6 +35,8 @@ export interface EntryPagesOptions {
   dataTileCacheBytes: number;
   /** Range reads running at once; more wait. */
   maxConcurrentBuilds: number;
+  /** Range reads waiting for a turn; beyond, a request gets 503 + Retry-After. */
+  maxWaitingBuilds: number;
   /** The leaf rebuild code (src/x509/leaf-rebuild.ts); tests inject other versions. @defaultValue LEAF_REBUILDERS */
   rebuilders?: LeafRebuilders;
 }
@@ -64,7 +47,8 @@ export class EntryPages {
   /** base64 X509ChainEntry by chain (fingerprints in hex, concatenated). */
   readonly #chains = new ByteLru<string>(16 * 1024 * 1024, (s) => s.length);
   readonly #inflight = new Map<string, Promise<Buffer>>();
-  readonly #builds: Semaphore;
+  readonly #builds: LimitFunction;
+  readonly #maxWaiting: number;
   readonly #rebuilders: LeafRebuilders | undefined;
 
   constructor(
@@ -73,7 +57,8 @@ export class EntryPages {
   ) {
     this.#pages = new ByteLru(opts.pageCacheBytes, (b) => b.byteLength);
     this.#dataTiles = new ByteLru(opts.dataTileCacheBytes, (b) => b.byteLength);
-    this.#builds = new Semaphore(opts.maxConcurrentBuilds);
+    this.#builds = pLimit(opts.maxConcurrentBuilds);
+    this.#maxWaiting = opts.maxWaitingBuilds;
     this.#rebuilders = opts.rebuilders;
   }
 
@@ -143,7 +128,12 @@ export class EntryPages {
   #shared(key: string, build: () => Promise<Buffer>): Promise<Buffer> {
     let p = this.#inflight.get(key);
     if (!p) {
-      p = this.#builds.run(build).finally(() => this.#inflight.delete(key));
+      // Every in-flight build is running or waiting in the limiter, so bounding the waiters
+      // bounds this map too.
+      if (this.#builds.pendingCount >= this.#maxWaiting) {
+        return Promise.reject(unavailable(503, 'busy', 'too many range reads waiting; retry shortly', 1));
+      }
+      p = this.#builds(build).finally(() => this.#inflight.delete(key));
       this.#inflight.set(key, p);
     }
     return p;

@@ -4,9 +4,12 @@
 // (docs/PERFORMANCE.md: a round trip per request caps a process at a few thousand/s).
 import type { ShardStore } from './shard-store.js';
 import { hex } from '../util/bytes.js';
+import { unavailable } from '../util/errors.js';
 
 /** Most hashes per query: far below any placeholder or packet limit. */
 const MAX_BATCH = 500;
+/** Lookups waiting for a query, per shard: 20 batches. Beyond, 503 + Retry-After. */
+const DEFAULT_MAX_WAITING = 10_000;
 
 interface Waiting {
   hash: Uint8Array;
@@ -22,10 +25,20 @@ export class LeafIndexBatcher {
   constructor(
     private readonly storage: ShardStore,
     private readonly shardId: number,
+    private readonly maxWaiting = DEFAULT_MAX_WAITING,
   ) {}
 
-  /** The index of the entry with this leaf hash, or undefined if the shard has none. */
+  /** Lookups waiting for their query. */
+  get waiting(): number {
+    return this.#queue.length;
+  }
+
+  /**
+   * The index of the entry with this leaf hash, or undefined if the shard has none. Rejects
+   * with CtError 503 at once when `maxWaiting` lookups already wait.
+   */
   indexOf(hash: Uint8Array): Promise<number | undefined> {
+    if (this.#queue.length >= this.maxWaiting) return Promise.reject(unavailable(503, 'busy', 'too many proof lookups waiting; retry shortly', 1));
     return new Promise((resolve, reject) => {
       this.#queue.push({ hash, key: hex(hash), resolve, reject });
       if (!this.#running) {

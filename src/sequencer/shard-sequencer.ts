@@ -15,6 +15,7 @@
 //  - fatal (the database head fails the fork guard; the stored tiles do not rebuild the
 //    stored root; the fork-guard record cannot be written): stop. A restart recovers where
 //    the cause was transient; a fork-guard stop needs the operator.
+import { LRUCache } from 'lru-cache';
 import { edgeFromTiles, rightEdgeTiles, rootOfEdge, type RightEdge } from '../merkle/index.js';
 import type { LogSigner } from '../signing/index.js';
 import { encodeCtExtensions, type SignedEntry } from '../tls/index.js';
@@ -100,8 +101,12 @@ export class ShardSequencer {
   private poolTimer: NodeJS.Timeout | undefined;
   private sthTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
-  private readonly knownIssuers = new Set<string>();
-  private readonly recent = new Map<string, Placement>();
+  /** Issuers known to be stored (bounded: forgetting one only costs a redundant insert-ignore). */
+  private readonly knownIssuers = new LRUCache<string, true>({ max: 100_000 });
+  private recentCache: LRUCache<string, Placement> | undefined;
+  private get recent(): LRUCache<string, Placement> {
+    return (this.recentCache ??= new LRUCache({ max: this.opts.recentMax ?? 200_000 }));
+  }
   private stopped = false;
   private fatal: Error | undefined;
   private retired = false;
@@ -340,7 +345,7 @@ export class ShardSequencer {
       this.edge = next.edge;
       if (next.entries.length) await this.guard(() => this.opts.witness.record(head));
     }
-    for (const i of issuers) this.knownIssuers.add(hex(i.fingerprint));
+    for (const i of issuers) this.knownIssuers.set(hex(i.fingerprint), true);
     // A replica must hold the batch (and any earlier entry a duplicate points at) before its
     // SCTs exist: otherwise the loss of this one machine would lose entries that have SCTs.
     await this.confirmReplicated();
@@ -385,15 +390,6 @@ export class ShardSequencer {
   }
 
   private remember(k: string, v: Placement): void {
-    const max = this.opts.recentMax ?? 200_000;
-    if (this.recent.size >= max) {
-      // Drop the oldest eighth: Map iteration is insertion order.
-      let n = Math.max(1, Math.floor(max / 8));
-      for (const key of this.recent.keys()) {
-        if (n-- <= 0) break;
-        this.recent.delete(key);
-      }
-    }
     this.recent.set(k, v);
   }
 

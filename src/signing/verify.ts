@@ -1,4 +1,5 @@
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { equal, hex } from '../util/bytes.js';
 import { decodeDigitallySigned, HASH_SHA256, SIG_ECDSA, SIG_RSA } from '../tls/digitally-signed.js';
 import { sctSignatureInput, sthSignatureInput, type TreeHead } from '../tls/signature-input.js';
@@ -7,9 +8,8 @@ import type { Sct } from '../tls/sct.js';
 import { logIdFromSpki } from './log-id.js';
 
 // createPublicKey costs more than a verify (docs/PERFORMANCE.md), so keys given as SPKI bytes are
-// imported once. Bounded: a handful of log keys in practice; the oldest is dropped first.
-const KEY_CACHE_MAX = 256;
-const keyCache = new Map<string, KeyObject>();
+// imported once. Bounded: a handful of log keys in practice; the least recently used goes first.
+const keyCache = new LRUCache<string, KeyObject>({ max: 256 });
 
 function publicKey(spki: Uint8Array | KeyObject): KeyObject {
   if (!(spki instanceof Uint8Array)) return spki;
@@ -17,7 +17,6 @@ function publicKey(spki: Uint8Array | KeyObject): KeyObject {
   let key = keyCache.get(id);
   if (key === undefined) {
     key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
-    if (keyCache.size >= KEY_CACHE_MAX) keyCache.delete(keyCache.keys().next().value as string);
     keyCache.set(id, key);
   }
   return key;

@@ -3,6 +3,7 @@
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
+import type { Logger } from '../log/logger.js';
 import { mysqlConnection } from './mysql-url.js';
 
 export interface DatabaseOptions {
@@ -12,6 +13,30 @@ export interface DatabaseOptions {
   dataDir: string;
   /** Connections in the MariaDB pool. @defaultValue 8 */
   poolSize?: number;
+  /**
+   * Where knex's own warnings go (e.g. "Acquire connection error" with a stack, once per
+   * failed acquire). Without it knex prints them raw on stdout, outside the JSON log.
+   */
+  log?: Logger;
+}
+
+/**
+ * knex's logger hooks, as single-line JSON records (first line of the message only). Its
+ * "Acquire connection error" warning (with a stack, once per failed acquire) is dropped:
+ * that error also rejects the query that needed the connection, and whoever awaited it
+ * reports it (once, with its fix).
+ */
+function knexLog(log: Logger | undefined): Knex.Config['log'] {
+  const line = (m: unknown) => String(m).split('\n', 1)[0]!.slice(0, 500);
+  return {
+    warn: (m: unknown) => {
+      if (typeof m === 'string' && m.startsWith('Acquire connection error')) return;
+      log?.warn('database: driver warning', { reason: 'knex', err: line(m) });
+    },
+    error: (m: unknown) => log?.error('database: driver error', { reason: 'knex', err: line(m) }),
+    deprecate: (m: unknown) => log?.debug('database: deprecation', { err: line(m) }),
+    debug: (m: unknown) => log?.debug('database: debug', { err: line(m) }),
+  };
 }
 
 export type Dialect = 'mysql' | 'sqlite';
@@ -20,21 +45,11 @@ export function dialectOf(knex: Knex): Dialect {
   return knex.client.config.client === 'mysql2' ? 'mysql' : 'sqlite';
 }
 
-/**
- * knex's logger, minus its "Acquire connection error" warning: that error also rejects the
- * query that needed the connection, and whoever awaited it reports it (once, with its fix).
- */
-const knexLog = {
-  warn(message: unknown) {
-    if (typeof message === 'string' && message.startsWith('Acquire connection error')) return;
-    console.warn(message);
-  },
-};
 
 /** Creates the MariaDB database named in url if it does not exist (migrate and tests). */
 export async function ensureMysqlDatabase(url: string): Promise<void> {
   const conn = mysqlConnection(url);
-  const admin = knexFactory({ client: 'mysql2', connection: { ...conn, database: undefined } as Knex.MySql2ConnectionConfig, pool: { min: 0, max: 1 }, log: knexLog });
+  const admin = knexFactory({ client: 'mysql2', connection: { ...conn, database: undefined } as Knex.MySql2ConnectionConfig, pool: { min: 0, max: 1 }, log: knexLog(undefined) });
   try {
     await admin.raw(`CREATE DATABASE IF NOT EXISTS \`${conn.database!.replace(/`/g, '')}\``);
   } finally {
@@ -45,7 +60,7 @@ export async function ensureMysqlDatabase(url: string): Promise<void> {
 /** Drops a MariaDB database (tests clean up after themselves). */
 export async function dropMysqlDatabase(url: string): Promise<void> {
   const conn = mysqlConnection(url);
-  const admin = knexFactory({ client: 'mysql2', connection: { ...conn, database: undefined } as Knex.MySql2ConnectionConfig, pool: { min: 0, max: 1 }, log: knexLog });
+  const admin = knexFactory({ client: 'mysql2', connection: { ...conn, database: undefined } as Knex.MySql2ConnectionConfig, pool: { min: 0, max: 1 }, log: knexLog(undefined) });
   try {
     await admin.raw(`DROP DATABASE IF EXISTS \`${conn.database!.replace(/`/g, '')}\``);
   } finally {
@@ -57,14 +72,15 @@ export function openDatabase(opts: DatabaseOptions): Knex {
   // knex otherwise writes every bound value into an error's message: a failed batch insert
   // would carry megabytes of certificates into logs and answers.
   const compileSqlOnError = false;
+  const log = knexLog(opts.log);
   if (opts.url) {
-    return knexFactory({ client: 'mysql2', connection: mysqlConnection(opts.url), pool: { min: 0, max: opts.poolSize ?? 8 }, compileSqlOnError, log: knexLog });
+    return knexFactory({ client: 'mysql2', connection: mysqlConnection(opts.url), pool: { min: 0, max: opts.poolSize ?? 8 }, compileSqlOnError, log });
   }
   mkdirSync(opts.dataDir, { recursive: true });
   return knexFactory({
     client: 'better-sqlite3',
     compileSqlOnError,
-    log: knexLog,
+    log,
     connection: { filename: join(opts.dataDir, 'ctlog.sqlite') },
     useNullAsDefault: true,
     pool: {

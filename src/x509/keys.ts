@@ -2,6 +2,7 @@
 // costs more than verifying with it, and a log sees the same few hundred issuer keys
 // over and over, so KeyObjects are cached by their SubjectPublicKeyInfo bytes.
 import { constants, createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { equal } from '../util/bytes.js';
 import { badRequest } from '../util/errors.js';
 import { DerError, TAG_INTEGER, TAG_OID, TAG_SEQUENCE, decodeOid, expectTlv, readTlv, valueOf } from './der.js';
@@ -18,12 +19,14 @@ import type { ParsedCert } from './certificate.js';
  * always gives the same answer, so the memo cannot change an outcome.
  */
 export class PublicKeyCache {
-  private readonly map = new Map<string, KeyObject>();
-  private readonly links = new Map<string, true>();
+  private readonly map: LRUCache<string, KeyObject>;
+  private readonly links: LRUCache<string, true>;
 
   /** @param maxEntries keys kept before the least recently used is dropped. @defaultValue 10000 */
   constructor(readonly maxEntries = 10000) {
     if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) throw new RangeError(`maxEntries must be a positive integer, got ${maxEntries}`);
+    this.map = new LRUCache({ max: maxEntries });
+    this.links = new LRUCache({ max: maxEntries });
   }
 
   get size(): number {
@@ -38,12 +41,7 @@ export class PublicKeyCache {
   get(spki: Uint8Array, remember = true): KeyObject {
     const id = spkiId(spki);
     const hit = this.map.get(id);
-    if (hit) {
-      // Re-insert so Map iteration order is least recently used first.
-      this.map.delete(id);
-      this.map.set(id, hit);
-      return hit;
-    }
+    if (hit) return hit;
     let key: KeyObject;
     try {
       key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
@@ -59,7 +57,6 @@ export class PublicKeyCache {
     const id = spkiId(spki);
     if (this.map.has(id)) return;
     this.map.set(id, key);
-    if (this.map.size > this.maxEntries) this.map.delete(this.map.keys().next().value!);
   }
 
   /** Whether `child` (a CA certificate) was already verified as signed by `issuer`. */
@@ -70,7 +67,6 @@ export class PublicKeyCache {
   /** Records a verified CA-to-CA link; bounded like the key map. */
   addLink(child: ParsedCert, issuer: ParsedCert): void {
     this.links.set(linkId(child, issuer), true);
-    if (this.links.size > this.maxEntries) this.links.delete(this.links.keys().next().value!);
   }
 }
 

@@ -21,7 +21,8 @@ describe('startLog close()', () => {
     // A long pool period holds a lone submission in the sequencer's pool for 1.5 s.
     writeFileSync(
       join(dir, 'shards.yaml'),
-      `log: { base_url: http://127.0.0.1:6962 }
+      // No shedding on this shared test machine (test/ctfe/admission.test.ts tests it).
+      `log: { base_url: http://127.0.0.1:6962, admission: { shed_lag_ms: 60000, max_queue_delay_ms: 600000 } }
 defaults: { roots: [${join(DEMO, 'demo-root.pem')}], pool_period_ms: 1500 }
 shards:
   - { name: s1, not_after_start: 2000-01-01T00:00:00Z, not_after_limit: 2100-01-01T00:00:00Z }

@@ -27,6 +27,10 @@ describe('shards.yaml', () => {
     assert.equal(c.shards[1]!.poolSize, 7);
     assert.equal(c.shards[0]!.prefix, '/x2027h1');
     assert.equal(c.rateLimit, undefined);
+    assert.deepEqual(c.trustedProxies, []);
+    assert.equal(c.admission.oldNotBeforeMs, 48 * 3_600_000);
+    assert.equal(c.admission.lowPriority, undefined);
+    assert.deepEqual(c.http, { maxConnections: 10000, headersTimeoutMs: 20000, requestTimeoutMs: 30000, keepAliveTimeoutMs: 65000 });
   });
 
   const bad: Array<{ scenario: string; doc: unknown; message: RegExp }> = [
@@ -52,6 +56,14 @@ describe('shards.yaml', () => {
     },
     { scenario: 'base_url not http', doc: { log: { base_url: 'ftp://x' }, shards: [shard] }, message: /log\.base_url: "ftp:\/\/x" is not an http\(s\) URL/ },
     { scenario: 'unknown log field', doc: { log: { baseurl: 'x' }, shards: [shard] }, message: /log\.baseurl: unknown field/ },
+    { scenario: 'trust_forwarded_for is gone', doc: { log: { trust_forwarded_for: true }, shards: [shard] }, message: /log\.trust_forwarded_for: replaced by log\.trusted_proxies/ },
+    { scenario: 'trusted proxy not a CIDR', doc: { log: { trusted_proxies: ['10.0.0.0/40'] }, shards: [shard] }, message: /log\.trusted_proxies: "10\.0\.0\.0\/40" is not an address or CIDR/ },
+    { scenario: 'trusted proxies not a list', doc: { log: { trusted_proxies: '10.0.0.0/8' }, shards: [shard] }, message: /log\.trusted_proxies: must be a list/ },
+    { scenario: 'unknown admission field', doc: { log: { admission: { shed_lag: 5 } }, shards: [shard] }, message: /log\.admission\.shed_lag: unknown field/ },
+    { scenario: 'old_not_before_hours zero', doc: { log: { admission: { old_not_before_hours: 0 } }, shards: [shard] }, message: /log\.admission\.old_not_before_hours: must be an integer/ },
+    { scenario: 'issuer quota burst below one', doc: { log: { admission: { issuer_quota: { per_second: 0.1 } } }, shards: [shard] }, message: /log\.admission\.issuer_quota\.burst: must be at least 1/ },
+    { scenario: 'headers timeout above request timeout', doc: { log: { http: { headers_timeout_ms: 40000 } }, shards: [shard] }, message: /log\.http\.headers_timeout_ms: must not exceed request_timeout_ms/ },
+    { scenario: 'max_connections zero', doc: { log: { http: { max_connections: 0 } }, shards: [shard] }, message: /log\.http\.max_connections: must be an integer/ },
     { scenario: 'rate limit not positive', doc: { log: { rate_limit: { per_second: 0 } }, shards: [shard] }, message: /log\.rate_limit\.per_second: must be a positive number/ },
     { scenario: 'rate limit burst below one request', doc: { log: { rate_limit: { per_second: 0.5 } }, shards: [shard] }, message: /log\.rate_limit\.burst: must be at least 1/ },
     { scenario: 'two shards share a key (same log id)', doc: { defaults: { key: 'keys/log.pem' }, shards: [shard, { ...shard, name: 'y', prefix: '/y' }] }, message: /duplicate key "\/var\/lib\/ctlog\/keys\/log\.pem"/ },

@@ -45,6 +45,9 @@ export function shardsYaml(rootsDir: string, baseUrl: string): string {
   return `log:
   base_url: ${baseUrl}
   operator: ctlog e2e
+  # The test machine is shared: a CPU-starved process must not shed the corpus (shedding is
+  # tested in test/ctfe/admission.test.ts).
+  admission: { shed_lag_ms: 60000, max_queue_delay_ms: 600000 }
 defaults:
   roots: ${rootsDir}
   pool_size: 200

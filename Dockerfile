@@ -3,7 +3,9 @@
 # Build: docker build -t ghcr.io/example/ctlog:<tag> .
 # The build stage installs exactly the lock file (npm ci), compiles the TypeScript to dist/
 # (npm run build) and drops the development packages (tsx, typescript); the image runs the
-# compiled JavaScript only. python3, make and g++: better-sqlite3 may build its native addon.
+# compiled JavaScript only. python3, make and g++: better-sqlite3 and pkcs11js (PKCS#11 log
+# keys) may build their native addons. A PKCS#11 module (the HSM vendor's library) is mounted
+# into the container and named by CTLOG_PKCS11_MODULE.
 #
 # Configuration: the image ships no shards.yaml (a default one would start a demo log that
 # trusts the public demo root). Mount yours at /etc/ctlog/shards.yaml (k8s/base mounts the

@@ -68,7 +68,7 @@ try {
     }
     const r = appendLeaves(edge, entries.map((e) => e.leafHash));
     const next: TreeHead = { treeSize: done + k, timestamp, rootHash: r.root, signature: new Uint8Array() };
-    next.signature = signer.signSth(next);
+    next.signature = await signer.signSth(next);
     await env.storage.appendBatch(env.shard.id, { expected: head, entries, issuers: done === 0 ? ISSUERS : [], tiles: r.changed, head: next });
     edge = r.edge;
     head = next;

@@ -11,7 +11,7 @@ const root = resolve(import.meta.dirname, '..');
 const src = join(root, 'src');
 
 const PURE = new Set(['merkle', 'tls', 'x509', 'signing', 'util']);
-const ADAPTERS = new Set(['config', 'storage', 'queue', 'metrics', 'log', 'http']);
+const ADAPTERS = new Set(['config', 'storage', 'queue', 'metrics', 'log', 'http', 'hsm']);
 const SERVICES = new Set(['ctfe', 'sequencer', 'read', 'cli']);
 // lru-cache: a pure data structure (no I/O, no clock unless a TTL is asked for, and none is).
 const PURE_ALLOWED_PACKAGES = [/^node:crypto$/, /^node:buffer$/, /^@noble\//, /^@peculiar\/x509$/, /^reflect-metadata$/, /^lru-cache$/];

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes sure MariaDB (127.0.0.1:3306, root, empty password) and Redis (127.0.0.1:6379)
-# answer before the suite runs: starts them if they are installed but stopped, installs
+# answer, and SoftHSM2 is installed, before the suite runs: starts them if they are installed but stopped, installs
 # them from Debian's packages if they are missing, and otherwise fails saying how to fix it.
 # The integration tests never skip: a missing service is an error, not a pass.
 set -u
@@ -36,8 +36,13 @@ if ! redis_up; then
     wait_for redis_up
   fi
 fi
+# SoftHSM2: the PKCS#11 token the HSM tests and bench sign with (each in its own temporary
+# token directory; nothing is started).
+softhsm_ok() { command -v softhsm2-util >/dev/null 2>&1 && ls /usr/lib/softhsm/libsofthsm2.so /usr/lib/*/softhsm/libsofthsm2.so >/dev/null 2>&1; }
+softhsm_ok || install_pkgs softhsm2
 
 ok=0
 mariadb_up || { ok=1; echo "ensure-services: MariaDB does not answer on $MYSQL_HOST:3306 as root with an empty password. Install it (apt-get install mariadb-server) and start it: start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql" >&2; }
 redis_up || { ok=1; echo "ensure-services: Redis does not answer on 127.0.0.1:$REDIS_PORT. Install it (apt-get install redis-server) and start it: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save \"\" --appendonly no" >&2; }
+softhsm_ok || { ok=1; echo "ensure-services: SoftHSM2 is not installed (softhsm2-util, libsofthsm2.so). Install it: apt-get update && apt-get install -y softhsm2" >&2; }
 exit $ok

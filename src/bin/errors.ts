@@ -1,6 +1,7 @@
 // One line per failure, with its fix: the CLI turns what the drivers throw (ECONNREFUSED,
 // ER_BAD_DB_ERROR, ...) into what the operator should do next, and picks the exit code.
 import { ConfigError } from '../config/config.js';
+import { Pkcs11SetupError } from '../hsm/pkcs11-token.js';
 import { UsageError } from './options.js';
 
 /** The exit codes of every ctlog command (documented in --help and the README). */
@@ -55,6 +56,7 @@ export function explain(err: unknown, ctx: Context): { message: string; exit: nu
   const msg = String(e.message ?? err);
   if (err instanceof UsageError) return { message: msg, exit: EXIT.usage };
   if (err instanceof ConfigError) return { message: `bad configuration: ${msg}`, exit: EXIT.usage };
+  if (err instanceof Pkcs11SetupError) return { message: `log key: ${msg}`, exit: EXIT.usage };
   const db = hostPort(ctx.database, 3306);
   const redis = hostPort(ctx.redis, 6379);
   if (e.code && NET_CODES.has(e.code)) {

@@ -17,7 +17,8 @@ export function writeKeyFile(path: string): Uint8Array {
 export function ensureKeys(config: LogConfig, log: Logger): string[] {
   const made: string[] = [];
   for (const s of config.shards) {
-    if (existsSync(s.keyFile)) continue;
+    // A key in a token is made only by hand (`ctlog keygen --pkcs11`), never on first run.
+    if (s.pkcs11 || existsSync(s.keyFile)) continue;
     writeKeyFile(s.keyFile);
     log.debug('generated key', { shard: s.name, file: s.keyFile });
     made.push(s.keyFile);

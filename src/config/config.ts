@@ -4,6 +4,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse } from 'yaml';
+import { isPkcs11Uri, parsePkcs11Uri, type Pkcs11KeyRef } from './pkcs11-uri.js';
 
 export type ConfiguredState = 'active' | 'read-only' | 'frozen';
 
@@ -15,8 +16,13 @@ export interface ShardConfig {
   /** Accepted NotAfter window [start, limit), ms since epoch. */
   readonly notAfterStart: number;
   readonly notAfterLimit: number;
-  /** Absolute path of the PEM PKCS#8 P-256 private key (only the sequencer reads it). */
+  /**
+   * Absolute path of the PEM PKCS#8 P-256 private key (only the sequencer reads it); for a
+   * key in a token (`pkcs11` set), the pkcs11: URI as written, never a file.
+   */
   readonly keyFile: string;
+  /** The log key is in a PKCS#11 token (key: pkcs11:...); undefined for a PEM key file. */
+  readonly pkcs11?: Pkcs11KeyRef;
   /**
    * Absolute path of the fork guard's record of the newest published tree head (only the
    * sequencer writes it). It must survive the sequencer's restarts and must not live in the
@@ -275,7 +281,19 @@ export function parseConfig(doc: unknown, ctx: { file: string; dataDir: string; 
       exportDir = isAbsolute(s.export_dir as string) ? (s.export_dir as string) : resolve(cfgDir, s.export_dir as string);
     }
     const key = String(s.key ?? `keys/${name}.pem`);
-    const keyFile = isAbsolute(key) ? key : resolve(ctx.dataDir, key);
+    let pkcs11: Pkcs11KeyRef | undefined;
+    if (isPkcs11Uri(key)) {
+      // defaults.key would give every shard one key (refused below as a duplicate anyway).
+      try {
+        pkcs11 = parsePkcs11Uri(key);
+      } catch (err) {
+        fail(at('key'), `${(err as Error).message} (RFC 7512 URI like pkcs11:token=ctlog;object=${name})`);
+      }
+      if (ctx.checkFiles && pkcs11!.pinSource !== undefined && !existsSync(pkcs11!.pinSource)) {
+        fail(at('key'), `pin-source ${pkcs11!.pinSource} does not exist; write the token's user PIN there (mode 0600)`);
+      }
+    }
+    const keyFile = pkcs11 ? key : isAbsolute(key) ? key : resolve(ctx.dataDir, key);
     const witness = String(s.witness ?? `witness/${name}.json`);
     if (!witness.endsWith('.json')) fail(at('witness'), `"${witness}" must be a .json file path (relative paths are under --data)`);
     const witnessFile = isAbsolute(witness) ? witness : resolve(ctx.dataDir, witness);
@@ -294,6 +312,7 @@ export function parseConfig(doc: unknown, ctx: { file: string; dataDir: string; 
       notAfterStart,
       notAfterLimit,
       keyFile,
+      ...(pkcs11 ? { pkcs11 } : {}),
       witnessFile,
       roots: Object.freeze(roots),
       poolSize: int('pool_size', 1, 10000),

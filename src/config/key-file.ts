@@ -3,7 +3,9 @@
 import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSigner, type LogSigner } from '../signing/index.js';
-import { ConfigError } from './config.js';
+import { openPkcs11Signer, type Pkcs11SignerOptions } from '../hsm/pkcs11-signer.js';
+import { Pkcs11SetupError } from '../hsm/pkcs11-token.js';
+import { ConfigError, type ShardConfig } from './config.js';
 
 export function loadSigner(keyFile: string): LogSigner {
   let pem: string;
@@ -21,5 +23,17 @@ export function loadSigner(keyFile: string): LogSigner {
     return createSigner(createPrivateKey(pem));
   } catch (err) {
     throw new ConfigError(`key file ${keyFile}: ${(err as Error).message}; it must be a PEM P-256 private key (\`ctlog keygen\` writes one)`, { cause: err });
+  }
+}
+
+/** A shard's signer: the PEM key file, or the key in a PKCS#11 token (key: pkcs11:...). Close it when done. */
+export async function openShardSigner(cfg: Pick<ShardConfig, 'name' | 'keyFile' | 'pkcs11'>, opts: Pkcs11SignerOptions = {}): Promise<LogSigner> {
+  if (!cfg.pkcs11) return loadSigner(cfg.keyFile);
+  try {
+    return await openPkcs11Signer(cfg.pkcs11, opts);
+  } catch (err) {
+    // A setup problem (module, token, PIN, key) keeps its class: the CLI reports it as a key to fix, exit 2.
+    const E = err instanceof Pkcs11SetupError ? Pkcs11SetupError : Error;
+    throw new E(`shard ${cfg.name}: PKCS#11 key ${cfg.pkcs11.uri}: ${(err as Error).message}`, { cause: err });
   }
 }

@@ -8,7 +8,8 @@ import type { LogStorage, TreeHead } from '../storage/log-storage.js';
 import { createShard } from '../storage/shard-init.js';
 import { DEFAULT_READ_ONLY_GRACE_MS, applyReadOnlyRule, freezeShard, reconcileDeclaredStates } from '../storage/shard-lifecycle.js';
 import { watchShardStates, type ShardStateWatch } from '../storage/shard-state-watch.js';
-import { loadSigner } from '../config/key-file.js';
+import { openShardSigner } from '../config/key-file.js';
+import type { LogSigner } from '../signing/index.js';
 import { HeadWitness } from '../storage/head-witness.js';
 import { CtError } from '../util/errors.js';
 import { semiSyncAck, type ReplicaAck } from '../storage/replication.js';
@@ -45,6 +46,18 @@ export interface SequencerService {
 export async function startSequencers(o: SequencerServiceOptions): Promise<SequencerService> {
   const sequencers = new Map<string, ShardSequencer>();
   const ids = new Map<string, number>();
+  // The sequencer is the only process that opens the log keys (a token's sessions included):
+  // each shard's once, when it needs it. A start-up that fails part-way ends the process,
+  // which releases them.
+  const signers = new Map<string, LogSigner>();
+  const signerFor = async (cfg: ShardConfig): Promise<LogSigner> => {
+    let s = signers.get(cfg.name);
+    if (!s) {
+      s = await openShardSigner(cfg);
+      signers.set(cfg.name, s);
+    }
+    return s;
+  };
   // Checked once at start: a primary that is not set up for it stops the process here.
   const replicaAck: ReplicaAck | undefined = o.requireReplicaAck ? await semiSyncAck(o.storage.knex) : undefined;
   for (const cfg of o.shards) {
@@ -52,21 +65,21 @@ export async function startSequencers(o: SequencerServiceOptions): Promise<Seque
       if (!o.createMissing || cfg.state !== 'active') {
         throw new Error(`shard ${cfg.name} is not in the database; create it once with \`ctlog shard create ${cfg.name}\` (never implicitly: a second log under the same key would be a fork)`);
       }
-      await createShard(o.storage, cfg.name, loadSigner(cfg.keyFile), o.clock());
+      await createShard(o.storage, cfg.name, await signerFor(cfg), o.clock());
     }
   }
   // A declared state ahead of the database's is applied; one behind it stops the process.
   const { toFreeze } = await reconcileDeclaredStates(o.storage, o.shards, o.clock());
   for (const name of toFreeze) {
     const cfg = o.shards.find((s) => s.name === name)!;
-    const r = await freezeShard(o.storage, name, loadSigner(cfg.keyFile), o.clock);
+    const r = await freezeShard(o.storage, name, await signerFor(cfg), o.clock);
     o.onStateChange?.({ shard: name, state: 'frozen', head: r.head, reason: 'shards.yaml declares state: frozen' });
   }
   for (const cfg of o.shards) {
     const shard = (await o.storage.getShard(cfg.name))!;
     ids.set(cfg.name, shard.id);
     if (shard.state !== 'active') continue;
-    const seq = new ShardSequencer(o.storage, shard, loadSigner(cfg.keyFile), {
+    const seq = new ShardSequencer(o.storage, shard, await signerFor(cfg), {
       witness: new HeadWitness(cfg.witnessFile, shard),
       replicaAck,
       poolSize: cfg.poolSize,
@@ -118,6 +131,7 @@ export async function startSequencers(o: SequencerServiceOptions): Promise<Seque
       watch.stop();
       await o.consumer.close();
       await Promise.allSettled([...sequencers.values()].map((s) => s.stop()));
+      await Promise.allSettled([...signers.values()].map((s) => s.close?.()));
     },
   };
 }

@@ -7,12 +7,14 @@
 // Errors are of three kinds, handled where they arise:
 //  - StaleHeadError (another writer committed first): reload the head from the database
 //    and retry the same batch on top of it. Never a fork: the commit was conditional.
-//  - per-batch (the database refused or dropped the transaction): fail this batch's
-//    waiters with 503, reload state (the commit may or may not have happened; the
-//    database says which), go on. The waiters retry and find their entries by dedup.
+//  - per-batch (the database refused or dropped the transaction; the key could not sign,
+//    e.g. a PKCS#11 token went away): fail this batch's waiters with 503, reload state (the
+//    commit may or may not have happened; the database says which), go on. The waiters
+//    retry and find their entries by dedup. An SCT signing failure comes after the commit:
+//    its entries are in the log without SCTs, and the retry signs them.
 //  - fatal (the database head fails the fork guard; the stored tiles do not rebuild the
-//    stored root; the fork-guard record cannot be written; signing fails): stop. A restart
-//    recovers where the cause was transient; a fork-guard stop needs the operator.
+//    stored root; the fork-guard record cannot be written): stop. A restart recovers where
+//    the cause was transient; a fork-guard stop needs the operator.
 import { LRUCache } from 'lru-cache';
 import { edgeFromTiles, rightEdgeTiles, rootOfEdge, type RightEdge } from '../merkle/index.js';
 import type { LogSigner } from '../signing/index.js';
@@ -30,6 +32,11 @@ import { LeafCheck } from './leaf-check.js';
 import { sequenceBatch, type Placement } from './sequence-batch.js';
 
 export { FatalSequencerError };
+
+/** The log key could not sign (per batch: the batch fails with 503 and is retried). */
+export class SigningError extends Error {
+  override name = 'SigningError';
+}
 
 export interface SequencerOptions {
   /** A batch is committed as soon as it holds this many new entries. @defaultValue 1000 */
@@ -78,6 +85,12 @@ interface Waiter {
 }
 
 const STALE_RETRIES = 100;
+/**
+ * Committed batches whose SCTs are being signed while the next batch commits. Signing (a
+ * token's round trips, or its thread pool) then overlaps the database write instead of
+ * adding to it; bounded, so memory stays bounded when signing is slower than committing.
+ */
+const SIGNING_BATCHES = 2;
 
 export class ShardSequencer {
   private head!: TreeHead;
@@ -99,6 +112,8 @@ export class ShardSequencer {
   private retired = false;
   /** The last replica check failed: ask again before committing more (nothing more should sit on one machine). */
   private replicaLost = false;
+  /** Committed batches whose SCTs are being signed (at most SIGNING_BATCHES). */
+  private readonly signing = new Set<Promise<void>>();
 
   constructor(
     private readonly storage: LogStorage,
@@ -211,8 +226,18 @@ export class ShardSequencer {
     const started = performance.now();
     for (let attempt = 0; ; attempt++) {
       try {
-        const n = await this.commit(batch, issuers);
+        const { added: n, answer } = await this.commit(batch, issuers);
         this.opts.onCommit?.({ shard: this.shard.name, added: n, duplicates: batch.length - n, treeSize: this.head.treeSize, seconds: (performance.now() - started) / 1000 });
+        const p = answer().catch((err: unknown) => {
+          // After the commit: the entries are logged, only their SCTs failed. No reload is
+          // needed; the waiters retry and find their entries (remembered in commit()).
+          const e = new CtError(503, 'signing_failed', `couldn't sign the SCTs of shard ${this.shard.name} (signing failed); retry`, { cause: err, retryAfter: 1 });
+          for (const w of batch) w.reject(e);
+          this.opts.onBatchError?.({ shard: this.shard.name, submissions: batch.length, err: err as Error });
+        });
+        this.signing.add(p);
+        void p.finally(() => this.signing.delete(p));
+        if (this.signing.size >= SIGNING_BATCHES) await Promise.race(this.signing);
         return;
       } catch (err) {
         if (err instanceof FatalSequencerError) return this.die(err, batch);
@@ -240,8 +265,8 @@ export class ShardSequencer {
         }
         // The cause's message stays out of the answer: a driver error can carry the whole
         // statement, and the answer is copied to every waiter (and into BullMQ job results).
-        const what = (err as { code?: unknown }).code ?? (err as Error).name;
-        const e = new CtError(503, stale ? 'contended' : 'commit_failed', `couldn't commit batch for shard ${this.shard.name} (${String(what)}); retry`, { cause: err, retryAfter: 1 });
+        const what = err instanceof SigningError ? 'signing failed' : ((err as { code?: unknown }).code ?? (err as Error).name);
+        const e = new CtError(503, stale ? 'contended' : err instanceof SigningError ? 'signing_failed' : 'commit_failed', `couldn't commit batch for shard ${this.shard.name} (${String(what)}); retry`, { cause: err, retryAfter: 1 });
         for (const w of batch) w.reject(e);
         this.opts.onBatchError?.({ shard: this.shard.name, submissions: batch.length, err: err as Error });
         // Issuers of a failed batch may not be stored; the next batch carries them again
@@ -259,8 +284,11 @@ export class ShardSequencer {
     this.opts.onFatal?.(err);
   }
 
-  /** One attempt at committing a batch; returns the number of new entries. */
-  private async commit(batch: Waiter[], issuers: Issuer[]): Promise<number> {
+  /**
+   * One attempt at committing a batch; returns the number of new entries and the step that
+   * signs the batch's SCTs and answers its waiters, to run once the commit is done.
+   */
+  private async commit(batch: Waiter[], issuers: Issuer[]): Promise<{ added: number; answer: () => Promise<void> }> {
     // 1. What the tree already holds: recent commits, then the database (one query).
     // Recent hits are copied out: remembering this batch's entries may evict them.
     const known = new Map<string, Placement>();
@@ -311,7 +339,7 @@ export class ShardSequencer {
     if (this.replicaLost && next.entries.length) await this.confirmReplicated();
     if (next.entries.length || issuers.length) {
       const head = next.head;
-      head.signature = this.sign(() => this.signer.signSth(head));
+      head.signature = await this.sign(() => this.signer.signSth(head));
       await this.storage.appendBatch(this.shard.id, { expected: { treeSize: size0, rootHash: this.head.rootHash }, entries: next.entries, issuers, tiles: next.tiles, head });
       this.head = head;
       this.edge = next.edge;
@@ -322,21 +350,32 @@ export class ShardSequencer {
     // SCTs exist: otherwise the loss of this one machine would lose entries that have SCTs.
     await this.confirmReplicated();
 
-    // 4. Only now sign the SCTs and answer (invariant 1). Each answer names its submission.
+    // 4. Only now sign the SCTs and answer (invariant 1), in answer(), which flush() runs
+    // while the next batch commits. Each answer names its submission. The batch's SCTs are
+    // signed concurrently (a token signs them on a pool of sessions); none is answered until
+    // all are signed, so a signing failure fails the whole batch and no waiter is answered
+    // twice. The entries are committed either way: remembered now, so that a retry finds them.
     for (const [k, v] of next.assigned) this.remember(k, v);
-    let j = 0; // answers follow `accepted`: the batch in order, without the refused
+    // Refused submissions are answered now (no SCT); the accepted ones in answer(), whose
+    // answers follow `accepted`: the batch in order, without the refused.
     for (const w of batch) {
       const no = refused.size ? refused.get(hex(w.sub.identity)) : undefined;
       if (no) {
         w.reject(no);
         this.opts.onEntryRefused?.({ shard: this.shard.name, err: no });
-        continue;
       }
-      const a = next.answers[j++]!;
-      w.resolve(this.sct(w.sub, a.idx, a.timestamp, a.duplicate));
     }
     for (const [k, v] of stored) this.remember(k, v);
-    return next.entries.length;
+    const answer = async (): Promise<void> => {
+      const answers = await Promise.all(
+        accepted.map((w, i) => {
+          const a = next.answers[i]!;
+          return this.sct(w.sub, a.idx, a.timestamp, a.duplicate);
+        }),
+      );
+      accepted.forEach((w, i) => w.resolve(answers[i]!));
+    };
+    return { added: next.entries.length, answer };
   }
 
   private async confirmReplicated(): Promise<void> {
@@ -354,10 +393,10 @@ export class ShardSequencer {
     this.recent.set(k, v);
   }
 
-  private sct(sub: Submission, idx: number, timestamp: number, duplicate: boolean): Sequenced {
+  private async sct(sub: Submission, idx: number, timestamp: number, duplicate: boolean): Promise<Sequenced> {
     const extensions = encodeCtExtensions({ leafIndex: idx });
     const entry: SignedEntry = sub.entry;
-    const sct = this.sign(() => this.signer.signSct(timestamp, entry, extensions));
+    const sct = await this.sign(() => this.signer.signSct(timestamp, entry, extensions));
     return { identity: sub.identity, idx, timestamp, extensions, signature: sct.signature, duplicate };
   }
 
@@ -375,11 +414,11 @@ export class ShardSequencer {
     }
   }
 
-  private sign<T>(f: () => T): T {
+  private async sign<T>(f: () => Promise<T>): Promise<T> {
     try {
-      return f();
+      return await f();
     } catch (err) {
-      throw new FatalSequencerError(`couldn't sign for shard ${this.shard.name}: ${(err as Error).message}`, { cause: err });
+      throw new SigningError(`couldn't sign for shard ${this.shard.name}: ${(err as Error).message}`, { cause: err });
     }
   }
 
@@ -390,7 +429,7 @@ export class ShardSequencer {
     await this.exclusive(async () => {
       try {
         const head: TreeHead = { ...this.head, timestamp: Math.max(this.opts.clock(), this.head.timestamp + 1, this.minTimestamp + 1), signature: new Uint8Array() };
-        head.signature = this.sign(() => this.signer.signSth(head));
+        head.signature = await this.sign(() => this.signer.signSth(head));
         await this.storage.publishHead(this.shard.id, this.head, head);
         this.head = head;
       } catch (err) {
@@ -432,6 +471,7 @@ export class ShardSequencer {
     clearInterval(this.sthTimer);
     if (this.pool.length) await this.kick();
     await this.flushing;
+    await Promise.allSettled([...this.signing]);
     this.stopped = true;
   }
 }

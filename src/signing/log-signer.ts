@@ -7,7 +7,9 @@ import { logIdFromSpki } from './log-id.js';
 
 /**
  * The log's signing key. Held only by the sequencer (docs/DESIGN.md): it signs SCTs and STHs
- * only after the entries they cover are committed. Stateless and synchronous.
+ * only after the entries they cover are committed. Asynchronous because a key in a token
+ * (PKCS#11) signs off the event loop; many signatures may be asked for at once, and an
+ * implementation signs them concurrently as far as it can.
  */
 export interface LogSigner {
   /** RFC 6962 §3.2 LogID of the key. */
@@ -15,9 +17,34 @@ export interface LogSigner {
   /** DER SubjectPublicKeyInfo (what get-roots' log list entry and log ID are built from). */
   readonly publicKeySpki: Uint8Array;
   /** An SCT over (timestamp, entry, extensions) per §3.2; `extensions` is the CtExtensions content. */
-  signSct(timestamp: number, entry: SignedEntry, extensions: Uint8Array): Sct;
+  signSct(timestamp: number, entry: SignedEntry, extensions: Uint8Array): Promise<Sct>;
   /** The §3.5 TreeHeadSignature as an encoded DigitallySigned. */
-  signSth(sth: TreeHead): Uint8Array;
+  signSth(sth: TreeHead): Promise<Uint8Array>;
+  /** Releases what the key holds open (a token's sessions); the signer is unusable after. */
+  close?(): Promise<void>;
+}
+
+/**
+ * A LogSigner over any ECDSA P-256 signing function: `signDer` returns the DER ECDSA
+ * signature (RFC 3279) over SHA-256 of `data`. The results go in DigitallySigned{sha256(4),
+ * ecdsa(3)}.
+ */
+export function signerFromFunction(publicKeySpki: Uint8Array, signDer: (data: Uint8Array) => Promise<Uint8Array>, close?: () => Promise<void>): LogSigner {
+  const logId = logIdFromSpki(publicKeySpki);
+  const signDs = async (data: Uint8Array): Promise<Uint8Array> =>
+    encodeDigitallySigned({ hashAlgorithm: HASH_SHA256, signatureAlgorithm: SIG_ECDSA, signature: await signDer(data) });
+  return {
+    logId,
+    publicKeySpki,
+    async signSct(timestamp, entry, extensions) {
+      const signature = await signDs(sctSignatureInput(timestamp, entry, extensions));
+      return { version: 0, logId, timestamp, extensions, signature };
+    },
+    signSth(sth) {
+      return signDs(sthSignatureInput(sth));
+    },
+    ...(close ? { close } : {}),
+  };
 }
 
 /**
@@ -32,18 +59,6 @@ export function createSigner(privateKey: KeyObject): LogSigner {
     throw new Error(`log key: want ECDSA P-256, got ${privateKey.asymmetricKeyType}${curve ? ` (${curve})` : ''}`);
   }
   const publicKeySpki = new Uint8Array(createPublicKey(privateKey).export({ type: 'spki', format: 'der' }));
-  const logId = logIdFromSpki(publicKeySpki);
-  const signDs = (data: Uint8Array): Uint8Array =>
-    encodeDigitallySigned({ hashAlgorithm: HASH_SHA256, signatureAlgorithm: SIG_ECDSA, signature: sign('sha256', data, privateKey) });
-  return {
-    logId,
-    publicKeySpki,
-    signSct(timestamp, entry, extensions) {
-      const signature = signDs(sctSignatureInput(timestamp, entry, extensions));
-      return { version: 0, logId, timestamp, extensions, signature };
-    },
-    signSth(sth) {
-      return signDs(sthSignatureInput(sth));
-    },
-  };
+  // node's sign() is synchronous and cheap (tens of µs); a resolved promise keeps one interface.
+  return signerFromFunction(publicKeySpki, async (data) => sign('sha256', data, privateKey));
 }

@@ -8,7 +8,7 @@ import { ensureShardPartitions } from './shard-lifecycle.js';
 
 export async function createShard(storage: LogStorage, name: string, signer: LogSigner, now: number): Promise<ShardRecord> {
   const head: TreeHead = { treeSize: 0, timestamp: now, rootHash: EMPTY_ROOT, signature: new Uint8Array() };
-  head.signature = signer.signSth(head);
+  head.signature = await signer.signSth(head);
   // MariaDB: the shard's rows live in partitions of their own (a prune drops them). DDL
   // cannot run inside the creating transaction, so the partitions are added first, for the
   // id the shard is about to get; a shard that exists already fails below as before.

@@ -123,7 +123,7 @@ export async function freezeShard(storage: LogStorage, name: string, signer: Log
     if (!cur) throw new LifecycleError(`shard ${name} disappeared`);
     if (stateRank(cur.state) >= stateRank('frozen')) return { shard: name, head: cur.head, changed: false };
     const head: TreeHead = { treeSize: cur.head.treeSize, rootHash: cur.head.rootHash, timestamp: Math.max(clock(), cur.head.timestamp + 1), signature: new Uint8Array() };
-    head.signature = signer.signSth(head);
+    head.signature = await signer.signSth(head);
     const done = await storage.knex.transaction(async (trx) => {
       const n = await trx('shards')
         .where({ id: cur.id, state: 'read-only', tree_size: cur.head.treeSize, root_hash: buf(cur.head.rootHash), sth_timestamp: cur.head.timestamp })

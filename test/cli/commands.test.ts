@@ -132,7 +132,7 @@ describe('ctlog operator commands', () => {
     { scenario: 'no command', args: () => [], code: 2, message: /Usage: ctlog <command>/ },
     { scenario: 'unknown command', args: () => ['frobnicate'], code: 2, message: /unknown command 'frobnicate'/ },
     { scenario: 'unknown flag', args: () => ['loglist', '--bogus'], code: 2, message: /unknown option '--bogus'/ },
-    { scenario: 'keygen without --out', args: () => ['keygen'], code: 2, message: /required option '--out <file>' not specified/ },
+    { scenario: 'keygen without --out or --pkcs11', args: () => ['keygen'], code: 2, message: /give either --out FILE \(a PEM key file\) or --pkcs11 URI/ },
     { scenario: 'missing config file', args: () => ['loglist', '--config', join(dir, 'none.yaml')], code: 2, message: /none\.yaml: no such file; pass --config FILE or set CTLOG_CONFIG, or, in a container, mount your shards\.yaml there/ },
     { scenario: 'bad config field', args: () => { const f = join(dir, 'bad.yaml'); writeFileSync(f, 'shards:\n  - { name: a, not_after_start: soon, not_after_limit: 2027-07-01T00:00:00Z }\n'); return ['loglist', '--config', f]; }, code: 2, message: /bad configuration: .*not_after_start: must be an RFC 3339 UTC time/ },
     { scenario: 'shard without a subcommand', args: () => ['shard', '--config', config], code: 2, message: /shard needs a subcommand/ },

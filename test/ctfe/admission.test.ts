@@ -50,10 +50,10 @@ const runtime = (): ShardRuntime => ({
 
 /** A sequencer that answers at once with an SCT it signs without logging anything. */
 const instant = (subs: Submission[]): Promise<Sequenced[]> =>
-  Promise.resolve(
-    subs.map((s, i) => {
+  Promise.all(
+    subs.map(async (s, i) => {
       const extensions = encodeCtExtensions({ leafIndex: i });
-      const sct = signer.signSct(NOW, s.entry, extensions);
+      const sct = await signer.signSct(NOW, s.entry, extensions);
       return { identity: s.identity, idx: i, timestamp: sct.timestamp, extensions, signature: sct.signature, duplicate: false };
     }),
   );

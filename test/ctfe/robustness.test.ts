@@ -38,10 +38,10 @@ const runtime = (deadlineMs = 10_000): ShardRuntime => ({
 
 /** A sequencer that answers instantly with an SCT it signs without logging anything (tests of the CTFE alone). */
 const instant = (subs: Submission[]): Promise<Sequenced[]> =>
-  Promise.resolve(
-    subs.map((s, i) => {
+  Promise.all(
+    subs.map(async (s, i) => {
       const extensions = encodeCtExtensions({ leafIndex: i });
-      const sct = signer.signSct(1_767_225_600_000, s.entry, extensions);
+      const sct = await signer.signSct(1_767_225_600_000, s.entry, extensions);
       return { identity: s.identity, idx: i, timestamp: sct.timestamp, extensions, signature: sct.signature, duplicate: false };
     }),
   );

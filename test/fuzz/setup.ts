@@ -50,10 +50,10 @@ export async function fuzzSetup(): Promise<FuzzSetup> {
   const queue = new InProcessQueue({ lingerMs: 1 });
   // A sequencer that answers at once with an SCT it signs without logging anything.
   const answer = (subs: Submission[]): Promise<Sequenced[]> =>
-    Promise.resolve(
-      subs.map((s, i) => {
+    Promise.all(
+      subs.map(async (s, i) => {
         const extensions = encodeCtExtensions({ leafIndex: i });
-        const sct = signer.signSct(now, s.entry, extensions);
+        const sct = await signer.signSct(now, s.entry, extensions);
         return { identity: s.identity, idx: i, timestamp: sct.timestamp, extensions, signature: sct.signature, duplicate: false };
       }),
     );

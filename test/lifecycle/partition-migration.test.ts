@@ -29,7 +29,7 @@ test('MariaDB: existing shards are partitioned by the migration; a prune drops o
     const storage = new LogStorage(knex);
     const signer = loadSigner(writeKey(dir, 'a'));
     // Before the migration: no partitions, and no lifecycle columns (createShard adds none on this schema).
-    const a = await storage.createShard({ name: 'a', logId: signer.logId, publicKey: signer.publicKeySpki, head: { treeSize: 0, timestamp: 1, rootHash: new Uint8Array(32), signature: signer.signSth({ treeSize: 0, timestamp: 1, rootHash: new Uint8Array(32) }) }, now: 1 });
+    const a = await storage.createShard({ name: 'a', logId: signer.logId, publicKey: signer.publicKeySpki, head: { treeSize: 0, timestamp: 1, rootHash: new Uint8Array(32), signature: await signer.signSth({ treeSize: 0, timestamp: 1, rootHash: new Uint8Array(32) }) }, now: 1 });
     await lifecycle.up(knex);
     const parts = async (table: string) =>
       ((await knex.raw('SELECT partition_name AS p FROM information_schema.partitions WHERE table_schema = DATABASE() AND table_name = ? ORDER BY p', [table])) as [Array<{ p: string }>])[0].map((r) => r.p);

@@ -73,7 +73,7 @@ describe('ctlog monitor against broken logs', () => {
         // The log's own key signs a second tree of the same size: a split view.
         const rootHash = new Uint8Array(randomBytes(32));
         sth.sha256_root_hash = Buffer.from(rootHash).toString('base64');
-        sth.tree_head_signature = Buffer.from(signer.signSth({ treeSize: sth.tree_size, timestamp: sth.timestamp, rootHash })).toString('base64');
+        sth.tree_head_signature = Buffer.from(await signer.signSth({ treeSize: sth.tree_size, timestamp: sth.timestamp, rootHash })).toString('base64');
       }
       return send(200, JSON.stringify(sth));
     }
@@ -81,7 +81,7 @@ describe('ctlog monitor against broken logs', () => {
       // A valid SCT, signed with the log key, for an entry that is never sequenced.
       const chain = (JSON.parse(body.toString()).chain as string[]).map((c) => new Uint8Array(Buffer.from(c, 'base64')));
       const v = validateChain(path.endsWith('/add-chain') ? 'x509' : 'precert', chain, { roots, notAfterStart: 0, notAfterLimit: Date.parse('2100-01-01T00:00:00Z'), now: Date.now() }, keys);
-      return send(200, JSON.stringify(sctToJson(signer.signSct(Date.now(), v.entry, new Uint8Array(0)))));
+      return send(200, JSON.stringify(sctToJson(await signer.signSct(Date.now(), v.entry, new Uint8Array(0)))));
     }
     if (mode === 'bad-entries' && path.endsWith('/get-entries')) {
       // One byte of one certificate changed: the entries no longer hash to the signed root.
@@ -96,7 +96,7 @@ describe('ctlog monitor against broken logs', () => {
       const sth = JSON.parse((await forward({ url: '/s1/ct/v1/get-sth', method: 'GET' } as IncomingMessage, body)).text);
       const rootHash = new Uint8Array(randomBytes(32));
       const origin = (await forward(req, body)).text.split('\n')[0]!;
-      const sig = signer.signSth({ treeSize: sth.tree_size, timestamp: sth.timestamp, rootHash });
+      const sig = await signer.signSth({ treeSize: sth.tree_size, timestamp: sth.timestamp, rootHash });
       return void res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(signedCheckpoint(origin, sth.tree_size, rootHash, sth.timestamp, sig, signer.logId));
     }
     const real = await forward(req, body);

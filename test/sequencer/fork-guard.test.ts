@@ -189,7 +189,7 @@ for (const backend of BACKENDS) {
     test('a restored database with an older STH timestamp at the same size: new heads still move forward in time', async () => {
       const rec = (await new HeadWitness(recordPath(), shard).load())!;
       const future: TreeHead = { ...rec, timestamp: clock() + 60_000, signature: new Uint8Array() };
-      future.signature = signer.signSth(future);
+      future.signature = await signer.signSth(future);
       await new HeadWitness(recordPath(), shard).overwrite(future);
       const seq = sequencer(db.storage);
       await seq.start();

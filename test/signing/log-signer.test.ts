@@ -22,9 +22,9 @@ describe('createSigner', () => {
   });
 
   for (const [name, entry] of entries) {
-    test(`SCT over an ${name} verifies with @noble/curves and with verifySct`, () => {
+    test(`SCT over an ${name} verifies with @noble/curves and with verifySct`, async () => {
       const ext = encodeCtExtensions({ leafIndex: 2 ** 33 });
-      const sct = signer.signSct(1_750_000_000_000, entry, ext);
+      const sct = await signer.signSct(1_750_000_000_000, entry, ext);
       assert.equal(sct.version, 0);
       assert.deepEqual(sct.logId, signer.logId);
       assert.deepEqual(sct.extensions, ext);
@@ -38,9 +38,9 @@ describe('createSigner', () => {
     });
   }
 
-  test('STH signature verifies with @noble/curves and with verifySth', () => {
+  test('STH signature verifies with @noble/curves and with verifySth', async () => {
     const sth = { timestamp: 1_750_000_000_001, treeSize: 2 ** 32 + 1, rootHash: new Uint8Array(32).fill(3) };
-    const ds = signer.signSth(sth);
+    const ds = await signer.signSth(sth);
     const sig = decodeDigitallySigned(ds).signature;
     assert.equal(p256.verify(sig, sthSignatureInput(sth), rawPoint(publicKeySpki), { format: 'der', lowS: false }), true);
     assert.equal(verifySth(publicKeySpki, sth, ds), true);

@@ -24,7 +24,7 @@ export function registerShardCreate(shard: Command): void {
     if (all && names.length) throw new UsageError('shard create: give shard names or --all, not both');
     if (!all && !names.length) throw new UsageError('shard create: name a shard (ctlog shard create 2027h1) or pass --all for every shard in shards.yaml');
     const { loadConfig } = await import('../../config/config.js');
-    const { loadSigner } = await import('../../config/key-file.js');
+    const { openShardSigner } = await import('../../config/key-file.js');
     const { migrate } = await import('../../storage/database.js');
     const { createShard } = await import('../../storage/shard-init.js');
     const { b64 } = await import('../../util/bytes.js');
@@ -36,7 +36,7 @@ export function registerShardCreate(shard: Command): void {
       : names.map((name) => {
           const cfg = config.shards.find((s) => s.name === name);
           if (!cfg) throw new UsageError(`shard create: no shard named ${name} in ${config.file} (it has ${config.shards.map((s) => s.name).join(', ')})`);
-          if (!existsSync(cfg.keyFile)) throw new UsageError(`shard create ${name}: key file ${cfg.keyFile} does not exist; make one with \`ctlog keygen --out ${cfg.keyFile}\` (or run \`ctlog shard create --all\`)`);
+          if (!cfg.pkcs11 && !existsSync(cfg.keyFile)) throw new UsageError(`shard create ${name}: key file ${cfg.keyFile} does not exist; make one with \`ctlog keygen --out ${cfg.keyFile}\` (or run \`ctlog shard create --all\`)`);
           return cfg;
         });
     const out: string[] = [];
@@ -44,7 +44,7 @@ export function registerShardCreate(shard: Command): void {
       await migrate(s.knex);
       for (const cfg of chosen) {
         let keyNote = '';
-        if (all && !existsSync(cfg.keyFile)) {
+        if (all && !cfg.pkcs11 && !existsSync(cfg.keyFile)) {
           try {
             writeKeyFile(cfg.keyFile);
           } catch (err) {
@@ -54,19 +54,24 @@ export function registerShardCreate(shard: Command): void {
           }
           keyNote = `, new key ${cfg.keyFile} (back it up: a lost key ends the shard)`;
         }
-        const signer = loadSigner(cfg.keyFile);
-        const existing = all ? await s.getShard(cfg.name) : undefined;
-        if (existing) {
-          if (b64(existing.logId) !== b64(signer.logId)) {
-            throw new UsageError(
-              `shard ${cfg.name} exists in the database with log id ${b64(existing.logId)}, but ${cfg.keyFile} has log id ${b64(signer.logId)}: put the shard's original key back at ${cfg.keyFile}`,
-            );
+        // A key in a PKCS#11 token: its public key object gives the log id; one session signs the first STH.
+        const signer = await openShardSigner(cfg, { sessions: 1 });
+        try {
+          const existing = all ? await s.getShard(cfg.name) : undefined;
+          if (existing) {
+            if (b64(existing.logId) !== b64(signer.logId)) {
+              throw new UsageError(
+                `shard ${cfg.name} exists in the database with log id ${b64(existing.logId)}, but ${cfg.keyFile} has log id ${b64(signer.logId)}: ${cfg.pkcs11 ? "point key: at the shard's original key in the token" : `put the shard's original key back at ${cfg.keyFile}`}`,
+              );
+            }
+            out.push(`shard ${cfg.name} exists (id ${existing.id}), log id ${b64(existing.logId)}: unchanged`);
+            continue;
           }
-          out.push(`shard ${cfg.name} exists (id ${existing.id}), log id ${b64(existing.logId)}: unchanged`);
-          continue;
+          const rec = await createShard(s, cfg.name, signer, Date.now());
+          out.push(`created shard ${rec.name} (id ${rec.id}), log id ${b64(rec.logId)}${keyNote}`);
+        } finally {
+          await signer.close?.();
         }
-        const rec = await createShard(s, cfg.name, signer, Date.now());
-        out.push(`created shard ${rec.name} (id ${rec.id}), log id ${b64(rec.logId)}${keyNote}`);
       }
     });
     process.stdout.write(out.join('\n') + '\n');

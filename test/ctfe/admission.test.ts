@@ -12,13 +12,11 @@ import { clientAddress, clientKey, TrustedProxies } from '../../src/http/client-
 import type { ShardRuntime } from '../../src/http/shard-runtime.js';
 import { Metrics } from '../../src/metrics/metrics.js';
 import { InProcessQueue } from '../../src/queue/in-process-queue.js';
-import type { Sequenced, Submission } from '../../src/queue/submission.js';
 import { createSigner, generateLogKey } from '../../src/signing/index.js';
-import { encodeCtExtensions } from '../../src/tls/index.js';
 import { createPrivateKey } from 'node:crypto';
 import { RootStore } from '../../src/x509/index.js';
 import { generatedPki, type GeneratedPki } from './chains.js';
-import { b64, issue, listen, post, shardConfig, x509 } from './harness.js';
+import { b64, issue, listen, post, shardConfig, x509, instantSequencer } from './harness.js';
 
 const NOW = Date.parse('2026-02-01T00:00:00Z');
 let pki: GeneratedPki;
@@ -49,14 +47,7 @@ const runtime = (): ShardRuntime => ({
 });
 
 /** A sequencer that answers at once with an SCT it signs without logging anything. */
-const instant = (subs: Submission[]): Promise<Sequenced[]> =>
-  Promise.all(
-    subs.map(async (s, i) => {
-      const extensions = encodeCtExtensions({ leafIndex: i });
-      const sct = await signer.signSct(NOW, s.entry, extensions);
-      return { identity: s.identity, idx: i, timestamp: sct.timestamp, extensions, signature: sct.signature, duplicate: false };
-    }),
-  );
+const instant = instantSequencer(signer, NOW);
 
 async function serve(extra: Partial<CtfeDeps> = {}): Promise<{ url: string; ctfe: Ctfe; close(): Promise<void> }> {
   const queue = new InProcessQueue({ lingerMs: 1 });

@@ -12,6 +12,9 @@ import type { ShardRuntime } from '../../src/http/shard-runtime.js';
 import { BullSubmissionConsumer, BullSubmissionQueue } from '../../src/queue/bullmq-queue.js';
 import { InProcessQueue } from '../../src/queue/in-process-queue.js';
 import type { SubmissionQueue } from '../../src/queue/queue.js';
+import type { Sequenced, Submission } from '../../src/queue/submission.js';
+import type { LogSigner } from '../../src/signing/index.js';
+import { encodeCtExtensions } from '../../src/tls/index.js';
 import { loadSigner } from '../../src/config/key-file.js';
 import { ShardSequencer } from '../../src/sequencer/shard-sequencer.js';
 import { createShard } from '../../src/storage/shard-init.js';
@@ -203,3 +206,18 @@ export function tbsOf(der: Uint8Array): Uint8Array {
 }
 
 export { x509, issue, pemCerts, fixture, type Node } from '../x509/helpers.js';
+
+/**
+ * A sequencer for tests of the CTFE alone: it answers at once with an SCT it signs at
+ * `timestamp` without logging anything.
+ */
+export function instantSequencer(signer: LogSigner, timestamp: number): (subs: Submission[]) => Promise<Sequenced[]> {
+  return (subs) =>
+    Promise.all(
+      subs.map(async (s, i) => {
+        const extensions = encodeCtExtensions({ leafIndex: i });
+        const sct = await signer.signSct(timestamp, s.entry, extensions);
+        return { identity: s.identity, idx: i, timestamp: sct.timestamp, extensions, signature: sct.signature, duplicate: false };
+      }),
+    );
+}

@@ -12,11 +12,10 @@ import { InProcessQueue } from '../../src/queue/in-process-queue.js';
 import type { SubmissionQueue } from '../../src/queue/queue.js';
 import type { Sequenced, Submission } from '../../src/queue/submission.js';
 import { createSigner, generateLogKey } from '../../src/signing/index.js';
-import { encodeCtExtensions } from '../../src/tls/index.js';
 import { RootStore } from '../../src/x509/index.js';
 import { createPrivateKey } from 'node:crypto';
 import { generatedPki, type GeneratedPki } from './chains.js';
-import { b64, listen, post, shardConfig } from './harness.js';
+import { b64, listen, post, shardConfig, instantSequencer } from './harness.js';
 
 let pki: GeneratedPki;
 let roots: RootStore;
@@ -36,15 +35,8 @@ const runtime = (deadlineMs = 10_000): ShardRuntime => ({
   origin: '127.0.0.1/2026h1',
 });
 
-/** A sequencer that answers instantly with an SCT it signs without logging anything (tests of the CTFE alone). */
-const instant = (subs: Submission[]): Promise<Sequenced[]> =>
-  Promise.all(
-    subs.map(async (s, i) => {
-      const extensions = encodeCtExtensions({ leafIndex: i });
-      const sct = await signer.signSct(1_767_225_600_000, s.entry, extensions);
-      return { identity: s.identity, idx: i, timestamp: sct.timestamp, extensions, signature: sct.signature, duplicate: false };
-    }),
-  );
+/** A sequencer that answers at once with an SCT it signs without logging anything. */
+const instant = instantSequencer(signer, 1_767_225_600_000);
 
 async function serve(queue: SubmissionQueue, extra: Partial<Parameters<typeof createCtfe>[0]> = {}, rt = runtime()): Promise<{ url: string; ctfe: Ctfe; close(): Promise<void> }> {
   const ctfe = createCtfe({ queue, shards: [rt], clock: () => Date.parse('2026-02-01T00:00:00Z'), ...extra });

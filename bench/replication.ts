@@ -1,5 +1,5 @@
 // `npm run bench -- replication [entries]`: the cost of "no SCT that only one machine holds".
-// A MariaDB primary and one replica of this benchmark's own (test/helpers/mariadb-replication.ts),
+// A MariaDB primary and one replica of this benchmark's own (test/helpers/mariadb-server.ts),
 // and the sequencer committing the same kind of load twice in one run:
 //  - with the acknowledgement: semi-synchronous replication (AFTER_SYNC), and the per-batch
 //    Rpl_semi_sync_master_status check before SCTs are released (log.require_replica_ack);
@@ -17,7 +17,7 @@ import { HeadWitness } from '../src/storage/head-witness.js';
 import { LogStorage } from '../src/storage/log-storage.js';
 import { semiSyncAck } from '../src/storage/replication.js';
 import { createShard } from '../src/storage/shard-init.js';
-import { replicatedSet } from '../test/helpers/mariadb-replication.js';
+import { replicatedSet } from '../test/helpers/mariadb-server.js';
 import { ISSUERS, syntheticSubmission } from '../test/helpers/synthetic.js';
 import { progress } from './_harness.js';
 import { percentile, printTable, type Row } from './table.js';

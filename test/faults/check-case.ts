@@ -2,10 +2,14 @@
 // entry in the final tree? Is every tree head the monitor saw one the final tree extends?
 // The final tree is read back over HTTP (get-entries) and its root recomputed; a sample of
 // SCTs is also proved with get-proof-by-hash, and the first head seen with
-// get-sth-consistency, so the read server's proofs are checked too.
+// get-sth-consistency, so the read server's proofs are checked too. checkSctsInDatabase
+// looks the SCTs up in one MariaDB server's own copy of the log (a replica, a promoted primary).
 import { Agent } from 'node:http';
+import { tmpdir } from 'node:os';
 import { EMPTY_ROOT, leafHash, nodeHash, verifyConsistency, verifyInclusion } from '../../src/merkle/index.js';
 import { verifySct } from '../../src/signing/index.js';
+import { openDatabase } from '../../src/storage/database.js';
+import { LogStorage } from '../../src/storage/log-storage.js';
 import { decodeCtExtensions, encodeMerkleTreeLeaf, sctFromJson } from '../../src/tls/index.js';
 import { b64, equal, fromB64 } from '../../src/util/bytes.js';
 import { httpRequest } from './http-request.js';
@@ -74,6 +78,64 @@ export function prefixRoots(hashes: Uint8Array[], sizes: number[]): Map<number, 
   return out;
 }
 
+/** The SCT's leaf_index and the leaf hash of its entry; throws unless it verifies over its own submission. */
+function sctLeaf(spki: Uint8Array, out: Outcome, json: string): { index: number; timestamp: number; hash: Uint8Array } {
+  const sct = sctFromJson(JSON.parse(json));
+  const index = decodeCtExtensions(sct.extensions).leafIndex;
+  if (!verifySct(spki, sct, out.sub.entry)) throw new Error(`SCT (leaf_index ${index}) does not verify over submission #${out.sub.n} (${out.sub.endpoint})`);
+  if (index === undefined) throw new Error(`SCT for submission #${out.sub.n} has no leaf_index extension`);
+  return { index, timestamp: sct.timestamp, hash: leafHash(encodeMerkleTreeLeaf({ timestamp: sct.timestamp, entry: out.sub.entry, extensions: sct.extensions })) };
+}
+
+export interface DatabaseCheck {
+  /** Which server, and when, for the report. */
+  what: string;
+  /** SCTs (that verify over their own submission) looked up. */
+  checked: number;
+  /** Those whose entry is not in that database at their leaf_index with their timestamp and leaf hash. */
+  missing: number;
+  problems: string[];
+}
+
+/**
+ * Every SCT among `outcomes` looked up in the log's database on one MariaDB server itself
+ * (a replica, a promoted primary), with SQL rather than through a read server: its entry at
+ * its leaf_index, with its timestamp and leaf hash. SCTs that do not verify are left to
+ * checkCase (they count as wrong there).
+ */
+export async function checkSctsInDatabase(o: { what: string; url: string; shard: string; spki: Uint8Array; outcomes: Outcome[] }): Promise<DatabaseCheck> {
+  const scts: Array<{ out: Outcome; index: number; timestamp: number; hash: Uint8Array }> = [];
+  for (const out of o.outcomes) {
+    if (out.sct === undefined) continue;
+    try {
+      scts.push({ out, ...sctLeaf(o.spki, out, out.sct) });
+    } catch {
+      // checkCase counts it
+    }
+  }
+  const problems: string[] = [];
+  const storage = new LogStorage(openDatabase({ url: o.url, dataDir: tmpdir(), poolSize: 1 }));
+  try {
+    const shard = await storage.getShard(o.shard);
+    if (!shard) throw new Error(`${o.what}: no shard ${o.shard} in the database`);
+    const end = scts.reduce((m, x) => Math.max(m, x.index + 1), 0);
+    const stored = new Map<number, { timestamp: number; leafHash: Uint8Array }>();
+    for (let start = 0; start < end; start += 1000) {
+      for (const e of await storage.readEntries(shard.id, start, Math.min(end, start + 1000))) stored.set(e.idx, e);
+    }
+    let missing = 0;
+    for (const x of scts) {
+      const e = stored.get(x.index);
+      if (e && e.timestamp === x.timestamp && equal(e.leafHash, x.hash)) continue;
+      missing++;
+      if (problems.length < 4) problems.push(`${o.what}: submission #${x.out.sub.n}: SCT for leaf_index ${x.index} (timestamp ${x.timestamp}): ${e ? 'another entry is at that index' : 'no entry at that index'}`);
+    }
+    return { what: o.what, checked: scts.length, missing, problems };
+  } finally {
+    await storage.knex.destroy();
+  }
+}
+
 export async function checkCase(o: {
   readBase: string;
   spki: Uint8Array;
@@ -101,11 +163,7 @@ export async function checkCase(o: {
     for (const out of o.outcomes) {
       if (out.sct === undefined) continue;
       try {
-        const sct = sctFromJson(JSON.parse(out.sct));
-        const index = decodeCtExtensions(sct.extensions).leafIndex;
-        if (!verifySct(o.spki, sct, out.sub.entry)) throw new Error(`SCT (leaf_index ${index}) does not verify over submission #${out.sub.n} (${out.sub.endpoint})`);
-        if (index === undefined) throw new Error(`SCT for submission #${out.sub.n} has no leaf_index extension`);
-        good.push({ out, index, hash: leafHash(encodeMerkleTreeLeaf({ timestamp: sct.timestamp, entry: out.sub.entry, extensions: sct.extensions })) });
+        good.push({ out, ...sctLeaf(o.spki, out, out.sct) });
       } catch (err) {
         wrong++;
         problem(`wrong: ${(err as Error).message}`);

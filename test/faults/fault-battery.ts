@@ -1,22 +1,26 @@
-// The fault battery of issue 7, one engine for the bounded test (fault-battery.test.ts) and
-// the longer benchmark (`npm run bench -- faults`). It starts its own MariaDB and Redis
-// (private-mariadb.ts, private-redis.ts), and per case a fresh database, Redis prefix and
-// --data directory with `ctlog keygen`, `ctlog migrate`, `ctlog shard create`, then the
-// sequencer, ctfe and read processes, each under a supervisor that restarts it when it exits
-// (supervised.ts). Under a fixed-rate load of CA-like clients (load.ts) and a monitor of tree
-// heads (monitor.ts) it injects one fault, lets the load finish, and checks every SCT and
-// every tree head seen (check-case.ts).
+// The fault battery of issues 7 and 8, one engine for the bounded test
+// (fault-battery.test.ts) and the longer benchmark (`npm run bench -- faults`). It starts its
+// own MariaDB and Redis (test/helpers/mariadb-server.ts, private-redis.ts), and per case a
+// fresh database, Redis prefix and --data directory with `ctlog keygen`, `ctlog migrate`,
+// `ctlog shard create`, then the sequencer, ctfe and read processes, each under a supervisor
+// that restarts it when it exits (supervised.ts); they find the database through
+// CTLOG_DATABASE_URL, as in the k8s manifests. The replication cases get a replicated set of
+// their own instead (a semi-synchronous primary and its replicas, `require_replica_ack: true`).
+// Under a fixed-rate load of CA-like clients (load.ts) and a monitor of tree heads
+// (monitor.ts) it injects one fault, lets the load finish, and checks every SCT and every tree
+// head seen (check-case.ts); the replication cases also look every SCT up in a database copy
+// itself (the replica while it stands still, the promoted primary).
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fromB64 } from '../../src/util/bytes.js';
-import { ProcessGroup, freePort } from '../e2e/processes.js';
-import { checkCase, type CaseCheck } from './check-case.js';
+import { CTLOG, ProcessGroup, freePort } from '../e2e/processes.js';
+import { MariaDbServer, replicatedSet, type ReplicatedSet } from '../helpers/mariadb-server.js';
+import { checkCase, checkSctsInDatabase, type CaseCheck, type DatabaseCheck } from './check-case.js';
 import { DEMO_ROOT, generateChains } from './generate-chains.js';
 import { Load } from './load.js';
 import { Monitor } from './monitor.js';
-import { PrivateMariaDb } from './private-mariadb.js';
 import { PrivateRedis } from './private-redis.js';
 import { Supervised } from './supervised.js';
 
@@ -31,6 +35,8 @@ export const CASES = [
   'MariaDB restart',
   'two sequencers',
   'rollback',
+  'primary loss with promotion',
+  'replica stops acknowledging under load',
 ] as const;
 export type CaseName = (typeof CASES)[number];
 
@@ -45,6 +51,8 @@ export interface BatteryOptions {
   redisGapS: number;
   /** Seconds MariaDB stays stopped. */
   mariadbDownS: number;
+  /** Seconds the replica stays away each of the two times it stops acknowledging. */
+  replicaOutS: number;
   /** The supervisor's delay before it restarts a process that exited. */
   restartDelayMs: number;
   /** Client timeout per request. */
@@ -75,11 +83,23 @@ export interface CaseResult extends CaseCheck {
   rollback?: RollbackVerdict;
   /** The sequencer's fork-guard error, when it stopped with one. */
   forkGuardError?: string;
+  /** The SCTs looked up in a database copy itself (the replica while it stood still, the promoted primary). */
+  databaseCheck?: DatabaseCheck;
+  /** What `ctlog promote` said of the shard's head against the fork guard's record. */
+  promotion?: string;
+  /**
+   * While the only replica hung: submissions first sent after it froze (so their entries
+   * were committed after, and no replica can hold them), and how many of them got an SCT
+   * before it resumed (must be 0).
+   */
+  whileFrozen?: { submissions: number; scts: number };
   notes: string[];
 }
 
 interface Deployment {
   dir: string;
+  data: string;
+  config: string;
   db: string;
   spki: Uint8Array;
   submitBase: string;
@@ -88,15 +108,31 @@ interface Deployment {
   ctfe: Supervised;
   read: Supervised;
   extra: Supervised[];
-  /** Args of a serving process with its listen address. */
-  serving(role: string, listen: string): string[];
+  /** The replication cases' servers (stopped with the deployment). */
+  set?: ReplicatedSet;
+  /** The replicated set's primary after a promotion. */
+  primary?: MariaDbServer;
+  /** A serving process under the supervisor, on the database the deployment uses now. */
+  supervise(name: string, role: string, listen: string): Supervised;
+  /** Points every process at another database (CTLOG_DATABASE_URL) and restarts them. */
+  pointAt(url: string): Promise<void>;
   stopAll(): Promise<void>;
 }
 
-function shardsYaml(baseUrl: string): string {
+/** The replication cases: how many replicas, and the semi-sync timeout (rpl_semi_sync_master_timeout). */
+const REPLICATED: Partial<Record<CaseName, { replicas: number; ackTimeoutMs: number }>> = {
+  // Two: after the promotion the other replica acknowledges the new primary. A timeout longer
+  // than production's 1 s: on the shared 2-core box a replica can be that slow without being
+  // gone, and this case is about losing the primary, not the replicas.
+  'primary loss with promotion': { replicas: 2, ackTimeoutMs: 3000 },
+  'replica stops acknowledging under load': { replicas: 1, ackTimeoutMs: 1000 },
+};
+
+function shardsYaml(baseUrl: string, requireReplicaAck: boolean): string {
   return `log:
   base_url: ${baseUrl}
   operator: ctlog fault battery
+  require_replica_ack: ${requireReplicaAck}
 defaults:
   roots: ${DEMO_ROOT}
   pool_size: 500
@@ -119,7 +155,7 @@ export class FaultBattery {
 
   private constructor(
     readonly dir: string,
-    readonly mariadb: PrivateMariaDb,
+    readonly mariadb: MariaDbServer,
     readonly redis: PrivateRedis,
     private readonly o: BatteryOptions,
   ) {}
@@ -127,9 +163,9 @@ export class FaultBattery {
   /** Starts the private MariaDB and Redis. close() stops them (call it in a finally). */
   static async start(o: BatteryOptions): Promise<FaultBattery> {
     const dir = mkdtempSync(join(tmpdir(), 'ctlog-faults-'));
-    let mariadb: PrivateMariaDb | undefined;
+    let mariadb: MariaDbServer | undefined;
     try {
-      mariadb = await PrivateMariaDb.create(dir);
+      mariadb = await MariaDbServer.create(dir, 'mariadb');
       const redis = await PrivateRedis.create();
       return new FaultBattery(dir, mariadb, redis, o);
     } catch (err) {
@@ -152,38 +188,60 @@ export class FaultBattery {
     return out;
   }
 
-  private async deploy(): Promise<Deployment> {
+  private async deploy(replication?: { replicas: number; ackTimeoutMs: number }): Promise<Deployment> {
     const n = ++this.caseNo;
     const dir = join(this.dir, `case-${n}`);
     const data = join(dir, 'data');
     mkdirSync(join(data, 'keys'), { recursive: true });
+    const set = replication ? await replicatedSet(replication.replicas, replication.ackTimeoutMs, dir) : undefined;
+    try {
+      return await this.deployOn(n, dir, data, set);
+    } catch (err) {
+      await set?.close();
+      throw err;
+    }
+  }
+
+  private async deployOn(n: number, dir: string, data: string, set: ReplicatedSet | undefined): Promise<Deployment> {
+    const server = set?.primary ?? this.mariadb;
     const [ctfePort, readPort] = [await freePort(), await freePort()];
     const config = join(dir, 'shards.yaml');
-    writeFileSync(config, shardsYaml(`http://127.0.0.1:${ctfePort}`));
+    writeFileSync(config, shardsYaml(`http://127.0.0.1:${ctfePort}`, set !== undefined));
     // The queue key the ctfe and the sequencers share (they read <data>/queue.key).
     writeFileSync(join(data, 'queue.key'), randomBytes(32).toString('hex'), { mode: 0o600 });
     const db = `faults_${n}_${Date.now().toString(36)}`;
-    const common = ['--config', config, '--data', data, '--database', this.mariadb.url(db)];
+    const common = ['--config', config, '--data', data];
     const queue = ['--redis', this.redis.url, '--redis-prefix', `faults-${n}`];
     const keygen = await this.group.run(['keygen', '--out', join(data, 'keys', 'faults.pem')]);
     const spki = fromB64(/public key (\S+)/.exec(keygen)![1]!)!;
-    await this.group.run(['migrate', ...common]);
-    await this.group.run(['shard', 'create', 'faults', ...common]);
-    const serving = (role: string, listen: string) => [role, ...common, ...queue, '--listen', listen];
-    const sup = (name: string, role: string, listen: string) => new Supervised(name, serving(role, listen), { restartDelayMs: this.o.restartDelayMs });
+    await this.group.run(['migrate', ...common, '--database', server.url(db)]);
+    await this.group.run(['shard', 'create', 'faults', ...common, '--database', server.url(db)]);
+    // The serving processes take the database from the environment, as in the k8s manifests;
+    // a failover changes it and restarts them (Supervised.restart).
+    let databaseUrl = server.url(db);
+    const supervise = (name: string, role: string, listen: string) =>
+      new Supervised(name, [role, ...common, ...queue, '--listen', listen], { restartDelayMs: this.o.restartDelayMs, env: { CTLOG_DATABASE_URL: databaseUrl } });
     const d: Deployment = {
       dir,
+      data,
+      config,
       db,
       spki,
       submitBase: `http://127.0.0.1:${ctfePort}/faults`,
       readBase: `http://127.0.0.1:${readPort}/faults`,
-      sequencer: sup('sequencer', 'sequencer', '127.0.0.1:0'),
-      ctfe: sup('ctfe', 'ctfe', `127.0.0.1:${ctfePort}`),
-      read: sup('read', 'read', `127.0.0.1:${readPort}`),
+      sequencer: supervise('sequencer', 'sequencer', '127.0.0.1:0'),
+      ctfe: supervise('ctfe', 'ctfe', `127.0.0.1:${ctfePort}`),
+      read: supervise('read', 'read', `127.0.0.1:${readPort}`),
       extra: [],
-      serving,
+      set,
+      supervise,
+      async pointAt(url) {
+        databaseUrl = url;
+        await Promise.all([d.sequencer, d.ctfe, d.read, ...d.extra].map((p) => p.restart({ CTLOG_DATABASE_URL: url }, { graceMs: 5000 })));
+      },
       async stopAll() {
         await Promise.allSettled([d.ctfe, d.read, d.sequencer, ...d.extra].map((p) => p.stop()));
+        await d.set?.close();
       },
     };
     this.deployments.push(d);
@@ -198,16 +256,30 @@ export class FaultBattery {
     // Two restarts: the load goes on for a gap after the second, so that the new job ids
     // (counting from 1 again) reach those of the jobs lost in it while their clients retry.
     // Two sequencers: twice the load, so that they contend for the shard long enough for a
-    // race between them to show.
-    const extraS = name === 'two Redis restarts' ? 2 * o.redisGapS : name === 'two sequencers' ? o.loadS : 0;
+    // race between them to show. Primary loss: half as much again, so that load goes on after
+    // the promotion. The replica: away twice (frozen, then stopped), each followed by as long
+    // of load with it back.
+    const extraS =
+      name === 'two Redis restarts'
+        ? 2 * o.redisGapS
+        : name === 'two sequencers'
+          ? o.loadS
+          : name === 'primary loss with promotion'
+            ? o.loadS / 2
+            : name === 'replica stops acknowledging under load'
+              ? Math.max(0, o.faultAtS + 4 * o.replicaOutS - o.loadS)
+              : 0;
     const poolSize = Math.ceil(o.rate * (o.loadS + extraS + (name === 'rollback' ? o.loadS / 2 + 8 : 0)) * 1.1) + 50;
     const t0 = performance.now();
     const chains = generateChains(poolSize);
     log(`generated ${poolSize} chains in ${((performance.now() - t0) / 1000).toFixed(1)} s; starting a fresh deployment`);
-    const d = await this.deploy();
+    const d = await this.deploy(REPLICATED[name]);
     const load = new Load(d.submitBase, chains, { rate: o.rate, timeoutMs: o.timeoutMs, maxRetryAfterS: 10, maxInFlight: o.maxInFlight });
     const monitor = new Monitor(d.readBase, d.spki);
     const faults: Array<{ what: string; at: number }> = [];
+    // When the fault's cause went away, where that is not at once (the replica came back):
+    // the time to recover is counted from there.
+    const backAt: number[] = [];
     const notes: string[] = [];
     const fault = (what: string) => {
       faults.push({ what, at: Date.now() });
@@ -215,6 +287,9 @@ export class FaultBattery {
     };
     let rollback: RollbackVerdict | undefined;
     let forkGuardError: string | undefined;
+    let databaseCheck: DatabaseCheck | undefined;
+    let promotion: string | undefined;
+    let whileFrozen: CaseResult['whileFrozen'];
     let cameBackAfterRestore = true;
     const start = Date.now();
     const at = async (s: number) => {
@@ -256,7 +331,7 @@ export class FaultBattery {
           break;
         case 'two sequencers': {
           fault('a second `ctlog sequencer` started');
-          const second = new Supervised('sequencer 2', d.serving('sequencer', '127.0.0.1:0'), { restartDelayMs: o.restartDelayMs });
+          const second = d.supervise('sequencer 2', 'sequencer', '127.0.0.1:0');
           d.extra.push(second);
           await second.start();
           break;
@@ -284,7 +359,7 @@ export class FaultBattery {
           // A read server started after the failover (a new pod, a replica): it has no newer
           // head cached, so it shows what the database now holds.
           const port = await freePort();
-          const lateRead = new Supervised('read started after the failover', d.serving('read', `127.0.0.1:${port}`), { restartDelayMs: o.restartDelayMs });
+          const lateRead = d.supervise('read started after the failover', 'read', `127.0.0.1:${port}`);
           d.extra.push(lateRead);
           void lateRead.start().then(() => monitor.addReadServer(`http://127.0.0.1:${port}/faults`), () => undefined);
           const phase2 = Date.now() + Math.max(4, o.loadS / 2) * 1000;
@@ -318,6 +393,66 @@ export class FaultBattery {
           await sleep(4000);
           break;
         }
+        case 'primary loss with promotion': {
+          const set = d.set!;
+          fault('kill -9 of the primary mariadbd');
+          await set.primary.kill();
+          // The operator's procedure, docs/OPERATIONS.md "Failover". 1: stop the sequencer.
+          await d.sequencer.stop(5000);
+          // 2: `ctlog promote` where the sequencer's data directory is. It refuses a replica
+          // that received less than the other, naming the other: the operator promotes that one.
+          let [chosen, other] = set.replicas as [MariaDbServer, MariaDbServer];
+          const promote = () => this.ctlog(['promote', '--config', d.config, '--data', d.data, '--database', chosen.url(d.db), '--replica', other.url(d.db)]);
+          let p = await promote();
+          if (p.code !== 0 && /promote it instead/.test(p.output)) {
+            log(`ctlog promote refused ${chosen.name} (${other.name} received more); promoting ${other.name}`);
+            [chosen, other] = [other, chosen];
+            p = await promote();
+          }
+          if (p.code !== 0) throw new Error(`ctlog promote failed (${p.code}):\n${p.output.slice(-3000)}`);
+          promotion = /shard faults: [^\n]*/.exec(p.output)?.[0] ?? p.output.slice(-500);
+          log(`promoted ${chosen.name}: ${promotion}`);
+          // 3: every process's CTLOG_DATABASE_URL to the new primary, and a restart.
+          try {
+            await d.pointAt(chosen.url(d.db));
+          } catch (err) {
+            if (!d.sequencer.halted) throw err;
+            forkGuardError = forkGuardLine(d.sequencer.halted.tail);
+            notes.push(`the fork guard refused the promoted replica: ${forkGuardError}`);
+          }
+          log(`every process restarted on ${chosen.name} (${load.issued} submitted so far)`);
+          d.primary = chosen;
+          break;
+        }
+        case 'replica stops acknowledging under load': {
+          const replica = d.set!.replicas[0]!;
+          // 1. It hangs: the primary's commits wait for the ack until the semi-sync timeout,
+          // then MariaDB goes on asynchronously (the replica still counts as connected).
+          fault(`the replica's mariadbd hangs (SIGSTOP) for ${o.replicaOutS} s`);
+          const frozenAt = Date.now();
+          replica.freeze();
+          await sleep(o.replicaOutS * 1000);
+          replica.resume();
+          const resumedAt = Date.now();
+          backAt.push(resumedAt);
+          // Every chain is submitted once, so an entry first sent after the freeze was committed
+          // after it: only the primary held it until the replica resumed.
+          const sentWhileFrozen = load.outcomes.filter((x) => x.firstSentAt !== undefined && x.firstSentAt > frozenAt && x.firstSentAt < resumedAt);
+          whileFrozen = { submissions: sentWhileFrozen.length, scts: sentWhileFrozen.filter((x) => x.answeredAt !== undefined && x.answeredAt < resumedAt).length };
+          log(`the replica resumed (${load.issued} submitted so far)`);
+          await sleep(o.replicaOutS * 1000);
+          // 2. It stops replicating (the I/O thread, as a network cut or STOP SLAVE does) and
+          // stands still: every SCT the log returned up to now must be in its own database.
+          fault(`the replica stops replicating (STOP SLAVE IO_THREAD) for ${o.replicaOutS} s`);
+          await replica.stopReceiving();
+          await sleep(o.replicaOutS * 1000);
+          const returned = load.outcomes.filter((x) => x.sct !== undefined);
+          databaseCheck = await checkSctsInDatabase({ what: `the stopped replica, ${returned.length} SCTs returned so far`, url: replica.url(d.db), shard: 'faults', spki: d.spki, outcomes: returned });
+          log(`${databaseCheck.checked} SCTs looked up on the stopped replica: ${databaseCheck.missing} missing`);
+          replica.sql('START SLAVE');
+          backAt.push(Date.now());
+          break;
+        }
       }
       await at(o.loadS + extraS);
       const wallS = (Date.now() - start) / 1000;
@@ -328,13 +463,20 @@ export class FaultBattery {
       await Promise.all(procs.map((p) => p.waitUp(20_000).catch(() => undefined)));
       const check = await checkCase({ readBase: d.readBase, spki: d.spki, outcomes: load.outcomes, seen: monitor.seen, proofSample: o.proofSample, waitMs: 30_000 });
       await monitor.stop();
+      if (name === 'primary loss with promotion' && d.primary) {
+        // Not only through the read server: the promoted primary's own tables.
+        databaseCheck = await checkSctsInDatabase({ what: `the promoted primary (${d.primary.name})`, url: d.primary.url(d.db), shard: 'faults', spki: d.spki, outcomes: load.outcomes });
+      }
+      if (databaseCheck) notes.push(`${databaseCheck.checked} SCTs looked up in the database of ${databaseCheck.what}: ${databaseCheck.missing} missing`);
+      if (whileFrozen) notes.push(`${whileFrozen.submissions} submissions first sent while the replica hung: ${whileFrozen.scts} got an SCT before it resumed`);
 
       // Recovery: the first 200 to a submission sent after the fault, and the first get-sth 200 sent after it.
       let recoverS: number | undefined = 0;
-      for (const f of name === 'rollback' ? faults.slice(0, 1) : faults) {
-        const sub = load.outcomes.filter((x) => x.sentAt !== undefined && x.sentAt >= f.at).reduce((m, x) => Math.min(m, x.answeredAt!), Infinity);
-        const read = monitor.readOkSentAt.find((t) => t >= f.at) ?? Infinity;
-        const r = (Math.max(sub, read) - f.at) / 1000;
+      const from = backAt.length ? backAt : (name === 'rollback' ? faults.slice(0, 1) : faults).map((f) => f.at);
+      for (const f of from) {
+        const sub = load.outcomes.filter((x) => x.sentAt !== undefined && x.sentAt >= f).reduce((m, x) => Math.min(m, x.answeredAt!), Infinity);
+        const read = monitor.readOkSentAt.find((t) => t >= f) ?? Infinity;
+        const r = (Math.max(sub, read) - f) / 1000;
         recoverS = Number.isFinite(r) && recoverS !== undefined ? Math.max(recoverS, r) : undefined;
       }
       const restarts = Object.fromEntries(procs.map((p) => [p.name, p.restarts]));
@@ -355,7 +497,8 @@ export class FaultBattery {
       notes.push(`offered ${o.rate}/s; ${Math.round(load.issued / wallS)}/s started on average over ${wallS.toFixed(0)} s${name === 'rollback' ? ' (pauses included)' : ''}`);
       if (load.heldBackMs >= 100) notes.push(`new submissions held back for ${(load.heldBackMs / 1000).toFixed(1)} s at ${o.maxInFlight} in flight`);
       if (check.unanswered) notes.push(`${check.unanswered} submissions never got an SCT within ${o.drainMs / 1000} s of retries after the load`);
-      const result: CaseResult = { name, ...check, answers: load.answers, recoverS, cameBack, restarts, rollback, forkGuardError, notes };
+      if (databaseCheck) check.problems.push(...databaseCheck.problems);
+      const result: CaseResult = { name, ...check, answers: load.answers, recoverS, cameBack, restarts, rollback, forkGuardError, databaseCheck, promotion, whileFrozen, notes };
       log(`done: ${check.scts} SCTs, ${check.included} included, ${check.lost} lost, ${check.wrong} wrong, ${check.sthConflicts} STH conflicts`);
       return result;
     } finally {
@@ -363,6 +506,15 @@ export class FaultBattery {
       await monitor.stop().catch(() => undefined);
       await d.stopAll();
     }
+  }
+
+  /** Runs a one-shot ctlog command (e.g. promote) to its end: its exit code and all its output. */
+  private async ctlog(args: string[]): Promise<{ code: number | string; output: string }> {
+    const child = this.group.start(process.execPath, [CTLOG, ...args]);
+    const timer = setTimeout(() => child.proc.kill('SIGKILL'), 180_000);
+    const code = await child.exited;
+    clearTimeout(timer);
+    return { code, output: child.output() };
   }
 
   /** Waits until the largest tree size the monitor saw has not changed for quietMs. */

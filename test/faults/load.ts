@@ -12,6 +12,8 @@ export interface Outcome {
   sub: Sub;
   /** The SCT JSON of the 200 answer, if one came. */
   sct?: string;
+  /** When the first attempt was sent. */
+  firstSentAt?: number;
   /** When the attempt that got the 200 was sent, and when it was answered. */
   sentAt?: number;
   answeredAt?: number;
@@ -128,6 +130,7 @@ export class Load {
     while (Date.now() < this.giveUpAt) {
       out.attempts++;
       const sentAt = Date.now();
+      out.firstSentAt ??= sentAt;
       let a: Answer;
       try {
         a = await httpRequest(this.agent, url, 'POST', out.sub.body, this.o.timeoutMs);

@@ -3,7 +3,7 @@
 // shared server on 6379 is never touched.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { freePort } from '../e2e/processes.js';
-import { track } from './reaper.js';
+import { track } from '../helpers/reaper.js';
 import { exitOf, waitUntil } from './wait.js';
 
 /** A private redis-server that keeps nothing on disk: a restart loses every key. */

@@ -4,7 +4,7 @@
 // restart loop would hide the one error an operator must act on); it is recorded as halted.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { CTLOG } from '../e2e/processes.js';
-import { track } from './reaper.js';
+import { track } from '../helpers/reaper.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const OUTPUT_KEEP = 20_000;
@@ -33,7 +33,7 @@ export class Supervised {
   constructor(
     readonly name: string,
     private readonly args: string[],
-    private readonly opts: { restartDelayMs: number; env?: NodeJS.ProcessEnv },
+    private opts: { restartDelayMs: number; env?: NodeJS.ProcessEnv },
   ) {}
 
   get pid(): number | undefined {
@@ -125,6 +125,17 @@ export class Supervised {
     const t = setTimeout(() => p.kill('SIGKILL'), graceMs);
     await exited;
     clearTimeout(t);
+  }
+
+  /**
+   * Stops it and starts it again with `env` added to its environment: how an operator moves
+   * a process to another database (a new CTLOG_DATABASE_URL and a rollout). Not counted as an
+   * automatic restart.
+   */
+  async restart(env: NodeJS.ProcessEnv, opts: { graceMs?: number; timeoutMs?: number } = {}): Promise<void> {
+    await this.stop(opts.graceMs);
+    this.opts = { ...this.opts, env: { ...this.opts.env, ...env } };
+    await this.start(opts.timeoutMs);
   }
 
   /** Waits until the process has exited or `ms` passed. */

@@ -1,5 +1,5 @@
 // "No SCT that only one machine holds" (issue 8), on MariaDB servers this test starts itself
-// (test/helpers/mariadb-replication.ts): a semi-synchronous primary (AFTER_SYNC) and its
+// (test/helpers/mariadb-server.ts): a semi-synchronous primary (AFTER_SYNC) and its
 // replicas, each with its own datadir and port.
 //  - An SCT goes out only for a commit a replica acknowledged; while none does, 503 + Retry-After.
 //  - Failover under load: kill -9 of the primary, `promote` of a replica (the other replica
@@ -27,7 +27,7 @@ import { ReplicationConfigError, semiSyncAck } from '../../src/storage/replicati
 import { createShard } from '../../src/storage/shard-init.js';
 import { encodeMerkleTreeLeaf } from '../../src/tls/index.js';
 import type { CtError } from '../../src/util/errors.js';
-import { replicatedSet, type MariaDbServer } from '../helpers/mariadb-replication.js';
+import { replicatedSet, type MariaDbServer } from '../helpers/mariadb-server.js';
 import { MYSQL_BASE, writeKey } from '../helpers/services.js';
 import { ISSUERS, syntheticSubmission, verifyWholeTree } from '../helpers/synthetic.js';
 

@@ -22,7 +22,7 @@ import { CASES, FaultBattery, formatTable, type CaseName, type CaseResult } from
 const only = process.env.CTLOG_FAULTS_CASES?.split(',').map((s) => s.trim());
 const cases = only ? CASES.filter((c) => only.includes(c)) : CASES;
 
-describe('fault battery under load (issue 7)', { concurrency: false }, () => {
+describe('fault battery under load (issues 7 and 8)', { concurrency: false }, () => {
   let battery: FaultBattery;
   const results: CaseResult[] = [];
 

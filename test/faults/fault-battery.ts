@@ -256,16 +256,16 @@ export class FaultBattery {
     // Two restarts: the load goes on for a gap after the second, so that the new job ids
     // (counting from 1 again) reach those of the jobs lost in it while their clients retry.
     // Two sequencers: twice the load, so that they contend for the shard long enough for a
-    // race between them to show. Primary loss: half as much again, so that load goes on after
-    // the promotion. The replica: away twice (frozen, then stopped), each followed by as long
-    // of load with it back.
+    // race between them to show. Primary loss: the load goes on for half its length after
+    // every process is back on the promoted replica (extraS sizes the chains for that). The
+    // replica: away twice (frozen, then stopped), each followed by as long of load with it back.
     const extraS =
       name === 'two Redis restarts'
         ? 2 * o.redisGapS
         : name === 'two sequencers'
           ? o.loadS
           : name === 'primary loss with promotion'
-            ? o.loadS / 2
+            ? o.loadS
             : name === 'replica stops acknowledging under load'
               ? Math.max(0, o.faultAtS + 4 * o.replicaOutS - o.loadS)
               : 0;
@@ -292,6 +292,7 @@ export class FaultBattery {
     let whileFrozen: CaseResult['whileFrozen'];
     let cameBackAfterRestore = true;
     const start = Date.now();
+    let endS = o.loadS + (name === 'primary loss with promotion' ? 0 : extraS);
     const at = async (s: number) => {
       const wait = start + s * 1000 - Date.now();
       if (wait > 0) await sleep(wait);
@@ -403,6 +404,7 @@ export class FaultBattery {
           // that received less than the other, naming the other: the operator promotes that one.
           let [chosen, other] = set.replicas as [MariaDbServer, MariaDbServer];
           const promote = () => this.ctlog(['promote', '--config', d.config, '--data', d.data, '--database', chosen.url(d.db), '--replica', other.url(d.db)]);
+          const promoteAt = Date.now();
           let p = await promote();
           if (p.code !== 0 && /promote it instead/.test(p.output)) {
             log(`ctlog promote refused ${chosen.name} (${other.name} received more); promoting ${other.name}`);
@@ -413,6 +415,7 @@ export class FaultBattery {
           promotion = /shard faults: [^\n]*/.exec(p.output)?.[0] ?? p.output.slice(-500);
           log(`promoted ${chosen.name}: ${promotion}`);
           // 3: every process's CTLOG_DATABASE_URL to the new primary, and a restart.
+          const restartAt = Date.now();
           try {
             await d.pointAt(chosen.url(d.db));
           } catch (err) {
@@ -421,7 +424,9 @@ export class FaultBattery {
             notes.push(`the fork guard refused the promoted replica: ${forkGuardError}`);
           }
           log(`every process restarted on ${chosen.name} (${load.issued} submitted so far)`);
+          notes.push(`failover: ctlog promote ${((restartAt - promoteAt) / 1000).toFixed(1)} s, the three processes restarted on ${chosen.name} in ${((Date.now() - restartAt) / 1000).toFixed(1)} s`);
           d.primary = chosen;
+          endS = Math.max(endS, (Date.now() - start) / 1000 + o.loadS / 2);
           break;
         }
         case 'replica stops acknowledging under load': {
@@ -454,7 +459,7 @@ export class FaultBattery {
           break;
         }
       }
-      await at(o.loadS + extraS);
+      await at(endS);
       const wallS = (Date.now() - start) / 1000;
       log(`load stops: ${load.issued} submitted, ${load.inFlight} in flight; draining`);
       await load.finish(o.drainMs);

@@ -71,7 +71,7 @@ try {
     ];
     pass = printTable(`faults: ${name} (${RATE}/s, ${SECONDS} s; load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores shared with other work)`, rows) && pass;
   }
-  console.log('\nfaults: the table of issue 7');
+  console.log('\nfaults: the table of issues 7 and 8');
   for (const l of formatTable(results)) console.log(l);
 } finally {
   await battery.close();

@@ -424,6 +424,7 @@ export class FaultBattery {
             notes.push(`the fork guard refused the promoted replica: ${forkGuardError}`);
           }
           log(`every process restarted on ${chosen.name} (${load.issued} submitted so far)`);
+          notes.push(`ctlog promote: ${promotion} (the fork guard's record against the replica's head)`);
           notes.push(`failover: ctlog promote ${((restartAt - promoteAt) / 1000).toFixed(1)} s, the three processes restarted on ${chosen.name} in ${((Date.now() - restartAt) / 1000).toFixed(1)} s`);
           d.primary = chosen;
           endS = Math.max(endS, (Date.now() - start) / 1000 + o.loadS / 2);

@@ -22,7 +22,7 @@ import { ensureMysqlDatabase, migrate, openDatabase } from '../storage/database.
 import { LogStorage, bytesPerEntry, type ShardState } from '../storage/log-storage.js';
 import { reconcileDeclaredStates, shardLifecycle, stateRank } from '../storage/shard-lifecycle.js';
 import { watchShardStates } from '../storage/shard-state-watch.js';
-import { notFound } from '../util/errors.js';
+import { CtError, notFound } from '../util/errors.js';
 import { ensureKeys } from './keys.js';
 
 export type Role = 'ctfe' | 'read' | 'sequencer';
@@ -149,7 +149,10 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
         },
         onBatchError: (b) => {
           log.warn('batch failed; its submitters got 503 and retry', { shard: b.shard, submissions: b.submissions, err: (b.err as { code?: string }).code ?? b.err.message.slice(0, 200) });
-          metrics.sequencedEntries.inc({ shard: b.shard, reason: 'batch_failed' }, b.submissions);
+          // A replica that stopped acknowledging is counted apart: it is the alert that comes
+          // before a failover would find a replica without the latest heads.
+          const reason = b.err instanceof CtError && b.err.reason === 'no_replica_ack' ? 'no_replica_ack' : 'batch_failed';
+          metrics.sequencedEntries.inc({ shard: b.shard, reason }, b.submissions);
         },
         onEntryRefused: (r) => {
           // A CTFE and a sequencer that rebuild entries differently (a rolling deploy), or a bug.

@@ -46,7 +46,7 @@ export class Metrics {
   });
   readonly sequencedEntries = new Counter({
     name: 'ctlog_sequenced_entries_total',
-    help: 'Entries committed to the tree, and duplicates answered from it.',
+    help: 'Entries committed to the tree (new), duplicates answered from it, and submissions whose batch failed (batch_failed; no_replica_ack when no replica acknowledged the commit).',
     labelNames: ['shard', 'reason'] as const,
     registers: [this.registry],
   });

@@ -3,13 +3,24 @@
 // `ctlog read` process and drives it from two client threads over keep-alive connections:
 // get-entries walked in pages of 256 (cold, then warm), and get-proof-by-hash for random
 // leaves at the current tree size. Reports the read process's CPU per phase.
+//
+// Each figure is printed beside limits measured in the same run, since this box's speed
+// varies by ±30 % and is shared:
+//  - get-entries: the same pages of rows fetched from MariaDB with mysql2 alone, with as many
+//    in flight (what the read server could do if building and sending a page were free);
+//  - get-proof-by-hash: a do-nothing HTTP server (node:http, one process, same answer size)
+//    driven by the same client threads, which no read server on this box can outrun; and
+//    the leaf-hash lookups it needs, made with mysql2 alone in batches as the server makes them.
+import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import mysql from 'mysql2/promise';
 import { loadIssuer, makeIntermediate } from '../src/cli/cert-factory.js';
 import { loadSigner } from '../src/config/key-file.js';
 import { ShardSequencer } from '../src/sequencer/shard-sequencer.js';
 import { HeadWitness } from '../src/storage/head-witness.js';
+import { mysqlConnection } from '../src/storage/mysql-url.js';
 import { b64 } from '../src/util/bytes.js';
 import { benchEnv, progress } from './_harness.js';
 import { CpuWatch, prepareWorkers, servicePids, type ClosedLoopResult, type GeneratedSubmissions } from './_load.js';
@@ -25,6 +36,8 @@ const PROOFS = Math.min(30_000, Math.max(5_000, N));
 const FILL_BATCH = 2000;
 const DEMO = join(import.meta.dirname, '..', 'demo');
 const log = (s: string) => process.stderr.write(`${s}\n`);
+/** Leaf hashes per lookup query, as src/read/leaf-index-batcher.ts batches them. */
+const LOOKUP_BATCH = 500;
 
 if (!(N > 0)) {
   console.error('usage: npm run bench -- read [entries]');
@@ -61,6 +74,78 @@ async function drive(url: string, paths: string[], inFlight: number, watch: CpuW
     bad: parts.reduce((a, p) => a + p.bad, 0),
     latencyMs: parts.flatMap((p) => p.latencyMs),
   };
+}
+
+type Pool = ReturnType<typeof mysql.createPool>;
+
+/**
+ * The get-entries limit: every page of PAGE rows (the columns the read server selects) fetched
+ * with mysql2 alone, CLIENTS * ENTRIES_IN_FLIGHT pages in flight over as many connections.
+ * Both protocols are tried (text `query`, which knex uses, and prepared `execute`); the
+ * faster is the limit.
+ */
+async function rawPageRates(pool: Pool, shardId: number, size: number): Promise<{ query: number; execute: number; cpuUs: { query: number; execute: number } }> {
+  const out = { query: 0, execute: 0, cpuUs: { query: 0, execute: 0 } };
+  const sql = 'SELECT idx, leaf_hash, identity, timestamp, entry_type, cert, chain, rebuild FROM entries WHERE shard_id = ? AND idx >= ? AND idx < ? ORDER BY idx';
+  // A first untimed pass, so that both protocols (and the read server after them) find the
+  // same pages in MariaDB's buffer pool: "cold" is about the read server's caches.
+  for (const how of ['warm-up', 'query', 'execute'] as const) {
+    let next = 0;
+    let rows = 0;
+    const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
+    await Promise.all(
+      Array.from({ length: CLIENTS * ENTRIES_IN_FLIGHT }, async () => {
+        while (next < size) {
+          const s = next;
+          next += PAGE;
+          const [r] = how === 'execute' ? await pool.execute(sql, [shardId, s, Math.min(size, s + PAGE)]) : await pool.query(sql, [shardId, s, Math.min(size, s + PAGE)]);
+          rows += (r as unknown[]).length;
+        }
+      }),
+    );
+    if (rows !== size) throw new Error(`raw page fetch: ${rows} rows of ${size}`);
+    if (how === 'warm-up') continue;
+    out[how] = size / ((performance.now() - t0) / 1000);
+    const cpu = process.cpuUsage(cpu0);
+    out.cpuUs[how] = (cpu.user + cpu.system) / size;
+  }
+  return out;
+}
+
+/** The get-proof-by-hash lookup limit: the same leaf hashes' indexes, LOOKUP_BATCH per query, as many queries in flight as the pool has connections. */
+async function rawLookupRate(pool: Pool, shardId: number, hashes: Uint8Array[]): Promise<number> {
+  let next = 0;
+  let found = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: CLIENTS * ENTRIES_IN_FLIGHT }, async () => {
+      while (next < hashes.length) {
+        const batch = hashes.slice(next, next + LOOKUP_BATCH).map((h) => Buffer.from(h));
+        next += LOOKUP_BATCH;
+        const [r] = await pool.query('SELECT idx, leaf_hash FROM entries WHERE shard_id = ? AND leaf_hash IN (?)', [shardId, batch]);
+        found += (r as unknown[]).length;
+      }
+    }),
+  );
+  if (found < new Set(hashes.map((h) => b64(h))).size) throw new Error(`raw lookups found ${found} of ${hashes.length} leaf hashes`);
+  return hashes.length / ((performance.now() - t0) / 1000);
+}
+
+/** A node:http server that answers every request with `body` and does nothing else, in its own process. */
+async function noopServer(body: string): Promise<{ url: string; pid: number; stop(): void }> {
+  const src = `const b = Buffer.from(${JSON.stringify(body)});
+require('node:http').createServer((q, s) => { s.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': b.length }); s.end(b); })
+  .listen(0, '127.0.0.1', function () { console.log('listening on http://127.0.0.1:' + this.address().port); });`;
+  const child = spawn(process.execPath, ['-e', src], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((res, rej) => {
+    child.stdout.on('data', (d: Buffer) => {
+      const m = /listening on (\S+)/.exec(d.toString());
+      if (m) res(m[1]!);
+    });
+    child.once('exit', (code) => rej(new Error(`no-op server exited with ${code}`)));
+  });
+  return { url, pid: child.pid!, stop: () => child.kill() };
 }
 
 const env = await benchEnv({ get_entries_max: PAGE });
@@ -105,27 +190,64 @@ try {
 
   const pages: string[] = [];
   for (let s = 0; s < size; s += PAGE) pages.push(`/bench/ct/v1/get-entries?start=${s}&end=${Math.min(size, s + PAGE) - 1}`);
-  const proofs = Array.from({ length: PROOFS }, () => `/bench/ct/v1/get-proof-by-hash?hash=${encodeURIComponent(b64(leafHashes[Math.floor(Math.random() * size)]!))}&tree_size=${size}`);
+  const proofHashes = Array.from({ length: PROOFS }, () => leafHashes[Math.floor(Math.random() * size)]!);
+  const proofs = proofHashes.map((h) => `/bench/ct/v1/get-proof-by-hash?hash=${encodeURIComponent(b64(h))}&tree_size=${size}`);
 
-  const phases: Array<{ name: string; paths: string[]; inFlight: number; items: number; unit: string; target?: number }> = [
-    { name: 'get-entries cold (first walk)', paths: pages, inFlight: ENTRIES_IN_FLIGHT, items: size, unit: 'entries/s', target: 50_000 },
-    { name: 'get-entries warm (second walk)', paths: pages, inFlight: ENTRIES_IN_FLIGHT, items: size, unit: 'entries/s', target: 50_000 },
-    { name: `get-proof-by-hash (${PROOFS.toLocaleString('en-US')} random leaves)`, paths: proofs, inFlight: PROOFS_IN_FLIGHT, items: PROOFS, unit: 'req/s', target: 5_000 },
-  ];
+  const pool = mysql.createPool({ ...mysqlConnection(env.dbUrl), connectionLimit: CLIENTS * ENTRIES_IN_FLIGHT, supportBigNumbers: true } as mysql.PoolOptions);
   const rows: Row[] = [];
   const cpuRows: Row[] = [];
   let bad = 0;
-  for (const p of phases) {
-    log(`read: ${p.name}: ${p.paths.length.toLocaleString('en-US')} requests, ${CLIENTS * p.inFlight} in flight`);
-    const r = await drive(reader.url, p.paths, p.inFlight, watch);
+  const phase = async (name: string, paths: string[], inFlight: number, url = reader.url, w = watch) => {
+    log(`read: ${name}: ${paths.length.toLocaleString('en-US')} requests, ${CLIENTS * inFlight} in flight`);
+    const r = await drive(url, paths, inFlight, w);
     bad += r.bad;
+    for (const [k, v] of r.cpu) cpuRows.push({ figure: `${name}: ${k}`, value: v / r.seconds, unit: `cores (${v.toFixed(1)} CPU-s in ${r.seconds.toFixed(1)} s)` });
+    return r;
+  };
+  const latencies = (r: ClosedLoopResult): Row[] => [
+    { figure: '  latency p50', value: percentile(r.latencyMs, 50), unit: 'ms' },
+    { figure: '  latency p99', value: percentile(r.latencyMs, 99), unit: 'ms' },
+  ];
+  try {
+    log('read: the same pages fetched with mysql2 alone…');
+    const raw = await rawPageRates(pool, env.shard.id, size);
+    const rawBest = Math.max(raw.query, raw.execute);
+    const cold = await phase('get-entries cold (first walk)', pages, ENTRIES_IN_FLIGHT);
+    const warm = await phase('get-entries warm (second walk)', pages, ENTRIES_IN_FLIGHT);
+    const proofName = `get-proof-by-hash (${PROOFS.toLocaleString('en-US')} random leaves)`;
+    const proof = await phase(proofName, proofs, PROOFS_IN_FLIGHT);
+    const sample = await (await fetch(`${reader.url}${proofs[0]}`)).text();
+    const noop = await noopServer(sample);
+    let floor: Awaited<ReturnType<typeof phase>>;
+    try {
+      floor = await phase('do-nothing HTTP server, same requests', proofs, PROOFS_IN_FLIGHT, noop.url, new CpuWatch({ 'do-nothing server': [noop.pid] }));
+    } finally {
+      noop.stop();
+    }
+    const lookups = await rawLookupRate(pool, env.shard.id, proofHashes);
+    const coldRate = size / cold.seconds;
+    const proofRate = PROOFS / proof.seconds;
+    const floorRate = PROOFS / floor.seconds;
     rows.push(
-      { figure: p.name, value: p.items / r.seconds, unit: p.unit, target: p.target, goal: 'min' },
-      { figure: `  latency p50`, value: percentile(r.latencyMs, 50), unit: 'ms' },
-      { figure: `  latency p99`, value: percentile(r.latencyMs, 99), unit: 'ms' },
+      { figure: 'get-entries cold (first walk)', value: coldRate, unit: 'entries/s' },
+      { figure: '  raw limit: same pages, mysql2 alone', value: rawBest, unit: 'rows/s' },
+      { figure: '    of which text query / prepared execute', value: raw.query, unit: `/ ${Math.round(raw.execute).toLocaleString('en-US')} rows/s` },
+      { figure: '  ratio to the raw limit', value: coldRate / rawBest, unit: 'x raw', target: 0.8, goal: 'min' },
+      { figure: '  CPU per entry: ctlog read / raw mysql2 client', value: ((cold.cpu.get('ctlog read') ?? NaN) / size) * 1e6, unit: `/ ${Math.min(raw.cpuUs.query, raw.cpuUs.execute).toFixed(1)} µs` },
+      ...latencies(cold),
+      { figure: '  response bytes/s', value: cold.bytes / cold.seconds / 1e6, unit: 'MB/s' },
+      { figure: 'get-entries warm (second walk)', value: size / warm.seconds, unit: 'entries/s', target: 50_000, goal: 'min' },
+      { figure: '  ratio to the raw limit', value: size / warm.seconds / rawBest, unit: 'x raw' },
+      ...latencies(warm),
+      { figure: proofName, value: proofRate, unit: 'req/s', target: 10_000, goal: 'min' },
+      { figure: '  limit: do-nothing HTTP server, same clients', value: floorRate, unit: 'req/s' },
+      { figure: '  ratio to the do-nothing server', value: proofRate / floorRate, unit: 'x' },
+      { figure: '  CPU per request: ctlog read / do-nothing server', value: ((proof.cpu.get('ctlog read') ?? NaN) / PROOFS) * 1e6, unit: `/ ${(((floor.cpu.get('do-nothing server') ?? NaN) / PROOFS) * 1e6).toFixed(1)} µs` },
+      { figure: '  limit: its leaf-hash lookups, mysql2 alone', value: lookups, unit: 'lookups/s' },
+      ...latencies(proof),
     );
-    if (p.unit === 'entries/s') rows.push({ figure: '  response bytes/s', value: r.bytes / r.seconds / 1e6, unit: 'MB/s' });
-    for (const [name, s] of r.cpu) cpuRows.push({ figure: `${p.name}: ${name}`, value: s / r.seconds, unit: `cores (${s.toFixed(1)} CPU-s in ${r.seconds.toFixed(1)} s)` });
+  } finally {
+    await pool.end();
   }
   rows.push({ figure: 'non-200 answers', value: bad, unit: 'requests', target: 0, goal: 'max' });
   const ok = printTable(`read: one \`ctlog read\` process over MariaDB, ${size.toLocaleString('en-US')} entries, ${CLIENTS} client threads (shared 2-core box)`, rows);

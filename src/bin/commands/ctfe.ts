@@ -1,6 +1,6 @@
 // ctlog ctfe: the add-chain/add-pre-chain front end as its own process (any number of them).
 import type { Command } from 'commander';
-import { addConfigOptions, addDatabaseOption, addListenOption, addQueueKeyOption, addRedisOptions, commonOptions } from '../options.js';
+import { addConfigOptions, addDatabaseOption, addListenOption, addQueueKeyOption, addRedisOptions, addWorkersOption, commonOptions } from '../options.js';
 
 export function registerCtfe(program: Command): void {
   const cmd = program
@@ -13,6 +13,7 @@ export function registerCtfe(program: Command): void {
   addDatabaseOption(cmd);
   addRedisOptions(cmd);
   addQueueKeyOption(cmd);
+  addWorkersOption(cmd);
   cmd.action(async (o: Record<string, unknown>) => {
     const { runServer } = await import('../run-server.js');
     await runServer(['ctfe'], commonOptions(o));

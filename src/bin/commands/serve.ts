@@ -1,6 +1,6 @@
 // ctlog serve: the CTFE, the sequencer and the read server in one process.
 import type { Command } from 'commander';
-import { addConfigOptions, addCreateShardsOption, addDatabaseOption, addListenOption, addQueueKeyOption, addRedisOptions, commonOptions } from '../options.js';
+import { addConfigOptions, addCreateShardsOption, addDatabaseOption, addListenOption, addQueueKeyOption, addRedisOptions, addWorkersOption, commonOptions } from '../options.js';
 
 export function registerServe(program: Command): void {
   const cmd = program
@@ -17,6 +17,7 @@ export function registerServe(program: Command): void {
   addDatabaseOption(cmd);
   addRedisOptions(cmd);
   addQueueKeyOption(cmd);
+  addWorkersOption(cmd);
   addCreateShardsOption(cmd);
   cmd.action(async (o: Record<string, unknown>) => {
     const { runServer } = await import('../run-server.js');

@@ -1,4 +1,5 @@
-// ctlog ctfe: the add-chain/add-pre-chain front end as its own process (any number of them).
+// ctlog ctfe: the add-chain/add-pre-chain front end as its own processes (any number of them, each
+// with --workers processes on one port).
 import type { Command } from 'commander';
 import { addConfigOptions, addDatabaseOption, addListenOption, addQueueKeyOption, addRedisOptions, addWorkersOption, commonOptions } from '../options.js';
 
@@ -7,7 +8,7 @@ export function registerCtfe(program: Command): void {
     .command('ctfe')
     .helpGroup('Serving:')
     .summary('add-chain / add-pre-chain front end (needs --database and --redis)')
-    .description('The add-chain / add-pre-chain front end: checks chains and queues them for the sequencer. Needs --database and --redis. Runs until SIGTERM or SIGINT, then drains.');
+    .description('The add-chain / add-pre-chain front end: checks chains and queues them for the sequencer. Needs --database and --redis. Runs --workers processes on one port (one per core), until SIGTERM or SIGINT, then drains them.');
   addConfigOptions(cmd);
   addListenOption(cmd, '127.0.0.1:6962', 'where to answer add-chain, add-pre-chain, /metrics and probes');
   addDatabaseOption(cmd);

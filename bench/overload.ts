@@ -202,14 +202,16 @@ try {
   const before = await mem();
   const peak = structuredClone(before);
   let sampling = true;
+  // RSS from /proc four times a second; the heap from /metrics every 2 s only, because a
+  // scrape of a group of workers costs each of them an IPC message of its metrics.
   const sampler = (async () => {
-    while (sampling) {
-      const m = await mem();
-      for (const k of ['ctfe', 'sequencer'] as const) {
-        peak.rss[k] = Math.max(peak.rss[k], m.rss[k]);
-        peak.heap[k] = Math.max(peak.heap[k], m.heap[k]);
+    for (let i = 0; sampling; i++) {
+      for (const k of ['ctfe', 'sequencer'] as const) peak.rss[k] = Math.max(peak.rss[k], rss(k));
+      if (i % 8 === 0) {
+        const m = await mem();
+        for (const k of ['ctfe', 'sequencer'] as const) peak.heap[k] = Math.max(peak.heap[k], m.heap[k]);
       }
-      await new Promise((r) => setTimeout(r, 500));
+      await new Promise((r) => setTimeout(r, 250));
     }
   })();
 

@@ -241,6 +241,7 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
           shedLagMs: a.shedLagMs,
           maxPending: a.maxPending,
           maxQueueDelayMs: a.maxQueueDelayMs,
+          maxLatencyMs: a.maxLatencyMs,
           oldNotBeforeMs: a.oldNotBeforeMs,
           lowPriorityLimit: limiter(a.lowPriority, 'rl-low'),
           issuerLimit: limiter(a.issuerQuota, 'rl-issuer'),

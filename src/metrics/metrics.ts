@@ -92,7 +92,7 @@ export class Metrics {
   });
   readonly refused = new Counter({
     name: 'ctlog_refused_total',
-    help: 'Requests refused by admission control, by cause: rate_limited, low_priority_limited, issuer_quota, overloaded, low_priority_shed, queue_full, read_rate_limited, busy, connection_limit, ... (shard "" for refusals before routing).',
+    help: 'Requests refused by admission control, by cause: rate_limited, low_priority_limited, issuer_quota, over_capacity, overloaded, low_priority_shed, queue_full, read_rate_limited, busy, connection_limit, ... (shard "" for refusals before routing).',
     labelNames: ['shard', 'endpoint', 'reason'] as const,
     registers: [this.registry],
   });

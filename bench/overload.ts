@@ -36,8 +36,8 @@ const BODIES = Number(process.env.CTLOG_BENCH_BODIES ?? 40_000);
 const CAPACITY_P99_MS = 500;
 const CAPACITY_OK = 0.99;
 const CAPACITY_STEP_SECONDS = 3;
-/** Offered rates of the capacity steps: from 300/s, a quarter more each step. */
-const CAPACITY_RATES = Array.from({ length: 14 }, (_, i) => Math.round(300 * 1.25 ** i));
+/** Offered rates of the capacity steps: from 100/s, a quarter more each step. */
+const CAPACITY_RATES = Array.from({ length: 18 }, (_, i) => Math.round(100 * 1.25 ** i));
 const WORKERS = process.env.CTLOG_BENCH_WORKERS;
 const FLOOD_CLIENTS = 400;
 const PER_CLIENT = { per_second: 50, burst: 100 };

@@ -66,7 +66,7 @@ describe('worker processes sharing one port', () => {
       config,
       `log:
   rate_limit: { per_second: 0.5, burst: ${BURST} }
-  admission: { shed_lag_ms: 60000, max_queue_delay_ms: 600000 }
+  admission: { shed_lag_ms: 60000, max_queue_delay_ms: 600000, max_latency_ms: 600000 }
 shards:
   - name: now
     prefix: /now

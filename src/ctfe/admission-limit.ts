@@ -15,7 +15,11 @@
 export interface AdmissionLimitOptions {
   /** The time an admitted submission may take, ms: the cap is the answer rate times this. */
   latencyMs: number;
-  /** The cap never goes below this: an idle front end admits a burst this large at once. @defaultValue 64 */
+  /**
+   * The cap never goes below this: an idle front end admits a burst this large at once, and
+   * the count in flight, which swings with the sequencer's batches, has room above its mean
+   * at moderate rates. @defaultValue 128
+   */
   min?: number;
   /** Nor above this (the memory bound, max_pending). @defaultValue 16384 */
   max?: number;
@@ -41,7 +45,7 @@ export class AdmissionLimit {
   constructor(o: AdmissionLimitOptions) {
     if (!(o.latencyMs > 0)) throw new RangeError(`latencyMs must be > 0, got ${o.latencyMs}`);
     this.#latencyMs = o.latencyMs;
-    this.#min = o.min ?? 64;
+    this.#min = o.min ?? 128;
     this.#max = o.max ?? 16384;
     if (!(this.#min >= 1 && this.#max >= this.#min)) throw new RangeError(`need 1 <= min <= max, got ${this.#min}, ${this.#max}`);
     this.#windowMs = o.windowMs ?? 100;

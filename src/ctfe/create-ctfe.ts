@@ -163,7 +163,7 @@ export function createCtfe(deps: CtfeDeps): Ctfe {
   if (!Number.isSafeInteger(maxPending) || maxPending < 1) throw new RangeError(`maxPending must be a positive integer, got ${maxPending}`);
   if (!(oldNotBefore > 0)) throw new RangeError(`oldNotBeforeMs must be > 0, got ${oldNotBefore}`);
   const bodies = new BodyBudget(adm.maxBodyBytesBuffered ?? 64 * 1024 * 1024);
-  const admitted = new AdmissionLimit({ latencyMs: adm.maxLatencyMs ?? 250, min: Math.min(64, maxPending), max: maxPending });
+  const admitted = new AdmissionLimit({ latencyMs: adm.maxLatencyMs ?? 250, min: Math.min(128, maxPending), max: maxPending });
   const agents = new AgentLabels();
   const verifyScts = deps.verifyScts ?? true;
   const keys = new PublicKeyCache();

@@ -28,6 +28,8 @@ const ENV_HELP = `Environment (a flag wins over its variable):
   CTLOG_REDIS_PREFIX   --redis-prefix start of every Redis key         (default ctlog)
   CTLOG_QUEUE_KEY      -              the queue key itself, hex or base64 (ctfe and sequencer on Redis)
   CTLOG_QUEUE_KEY_FILE --queue-key-file a file holding it              (default <data>/queue.key)
+  CTLOG_WORKERS        --workers      processes of serve and ctfe     (default: the number of cores;
+                                                                       the embedded serve: 1)
   CTLOG_LOG_LEVEL      -              debug, info, warn or error      (default info)
   CTLOG_PKCS11_MODULE  -              PKCS#11 library, for shards whose key: is a pkcs11: URI
   CTLOG_PKCS11_PIN_FILE -             file with the token's user PIN (or the URI's pin-source)

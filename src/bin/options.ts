@@ -18,6 +18,8 @@ export interface CommonOptions {
   /** The queue key itself (hex or base64), from CTLOG_QUEUE_KEY only: never a flag, which `ps` would show. */
   queueKey: string | undefined;
   createShards: boolean;
+  /** Worker processes (--workers, CTLOG_WORKERS); undefined: the default (src/bin/run-server.ts). */
+  workers: number | undefined;
 }
 
 /** A mistake in how the command was called: exit code 2 (see EXIT_CODES). */
@@ -106,6 +108,27 @@ export function addListenOption(cmd: Command, defaultListen: string, what: strin
   return cmd.addOption(new Option('--listen <host:port>', what).env('CTLOG_LISTEN').default(defaultListen).argParser(listenAddress));
 }
 
+/** Most workers one process group may have: beyond the cores there is nothing to gain. */
+export const MAX_WORKERS = 256;
+
+function workerCount(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < 1 || n > MAX_WORKERS) throw new InvalidArgumentError(`expected a whole number from 1 to ${MAX_WORKERS}`);
+  return n;
+}
+
+/** --workers: the serving commands that run the CTFE, on every core. */
+export function addWorkersOption(cmd: Command): Command {
+  return cmd.addOption(
+    new Option(
+      '--workers <n>',
+      'processes serving the port, one per core (default: the number of cores, os.availableParallelism(); in a container set it to the CPU limit); the embedded default runs one',
+    )
+      .env('CTLOG_WORKERS')
+      .argParser(workerCount),
+  );
+}
+
 export function addCreateShardsOption(cmd: Command): Command {
   return cmd.option('--create-shards', 'create the configured shards missing from the database (with their keys in place); prefer `ctlog shard create --all`', false);
 }
@@ -122,5 +145,6 @@ export function commonOptions(o: Record<string, unknown>): CommonOptions {
     queueKeyFile: (o.queueKeyFile as string | undefined) || undefined,
     queueKey: process.env.CTLOG_QUEUE_KEY || undefined,
     createShards: Boolean(o.createShards),
+    workers: typeof o.workers === 'number' ? o.workers : undefined,
   };
 }

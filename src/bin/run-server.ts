@@ -1,10 +1,32 @@
 // Runs one serving process (serve, or one role) until SIGTERM/SIGINT or a fatal sequencer
-// error, then drains and resolves; the entry point exits with process.exitCode.
+// error, then drains and resolves; the entry point exits with process.exitCode. The CTFE's
+// commands run as a group of worker processes on one port (src/bin/workers.ts).
+import { availableParallelism } from 'node:os';
 import { MISSING_QUEUE_KEY, loadQueueKey } from '../config/queue-key.js';
+import { createLogger } from '../log/logger.js';
+import { Metrics } from '../metrics/metrics.js';
 import { b64 } from '../util/bytes.js';
 import type { CommonOptions } from './options.js';
 import { UsageError } from './options.js';
 import { startLog, type Role, type RunningLog } from './start-log.js';
+import { isWorker, startPrimary, workerChannel } from './workers.js';
+
+/**
+ * How many processes serve: --workers, else one per core. The embedded default is one
+ * process: its queue lives in that process's memory and SQLite has one writer, so workers
+ * would have to forward every submission to it over IPC, paying about what they would save.
+ */
+export function workerCount(roles: Role[], o: CommonOptions): number {
+  if (!roles.includes('ctfe')) return 1;
+  const embedded = !o.database || !o.redis;
+  if (embedded) {
+    if (o.workers !== undefined && o.workers > 1) {
+      throw new UsageError(`--workers ${o.workers} needs --database and --redis: the embedded default (SQLite and an in-process queue) runs in one process`);
+    }
+    return 1;
+  }
+  return o.workers ?? availableParallelism();
+}
 
 export async function runServer(roles: Role[], o: CommonOptions): Promise<void> {
   if (roles.length < 3 && (!o.database || !o.redis)) {
@@ -21,13 +43,17 @@ export async function runServer(roles: Role[], o: CommonOptions): Promise<void> 
     }
     if (!queueKey) throw new UsageError(MISSING_QUEUE_KEY);
   }
-  if (o.redis) await checkRedis(o.redis);
+  const workers = workerCount(roles, o);
+  if (o.redis && !isWorker) await checkRedis(o.redis);
+  if (workers > 1 && !isWorker) return runPrimary(roles, o, workers, queueKey);
+  // A worker of `serve` runs the CTFE and the read server; its primary runs the sequencer.
+  const channel = isWorker ? workerChannel() : undefined;
   // A fatal sequencer error stops the process with exit code 1: a restart recovers from the
   // database alone (and a supervisor or Kubernetes restarts it at once).
   let onFatal = (): void => {};
   const running = await startLog({
     onFatal: () => onFatal(),
-    roles,
+    roles: isWorker ? roles.filter((r) => r !== 'sequencer') : roles,
     configFile: o.config,
     dataDir: o.data,
     listen: o.listen,
@@ -35,20 +61,72 @@ export async function runServer(roles: Role[], o: CommonOptions): Promise<void> 
     redisUrl: o.redis,
     redisPrefix: o.redisPrefix,
     queueKey,
-    createShards: o.createShards,
-    migrate: roles.length === 3,
+    createShards: o.createShards && !isWorker,
+    migrate: roles.length === 3 && !isWorker,
+    workers,
+    collectMetrics: channel?.collectMetrics,
   });
-  process.stdout.write(banner(roles, running));
-  await new Promise<void>((done) => {
+  if (channel) channel.ready(banner(roles, running), running.metricsJson);
+  else process.stdout.write(banner(roles, running));
+  await untilStopped(isWorker ? undefined : (why) => process.stderr.write(`${why}: shutting down\n`), (stop) => (onFatal = () => stop('fatal sequencer error')), () => running.close());
+}
+
+/**
+ * The primary of a group of workers: `serve` runs the sequencer here (one per shard), before
+ * the workers start (it migrates and creates shards); `ctfe` only supervises.
+ */
+async function runPrimary(roles: Role[], o: CommonOptions, workers: number, queueKey: Uint8Array[] | undefined): Promise<void> {
+  const log = createLogger({ base: { roles: roles.join(','), process: 'primary' } });
+  let onFatal = (): void => {};
+  const sequencer = roles.includes('sequencer')
+    ? await startLog({
+        onFatal: () => onFatal(),
+        roles: ['sequencer'],
+        configFile: o.config,
+        dataDir: o.data,
+        databaseUrl: o.database,
+        redisUrl: o.redis,
+        redisPrefix: o.redisPrefix,
+        queueKey,
+        createShards: o.createShards,
+        migrate: true,
+        workers,
+      })
+    : undefined;
+  const metrics = sequencer?.metrics ?? new Metrics({ defaultMetrics: true });
+  const primary = startPrimary({
+    workers,
+    log,
+    metrics,
+    ownMetrics: sequencer?.metricsJson,
+    onReady: (text) => process.stdout.write(`${text}  ${workers} worker processes (--workers, CTLOG_WORKERS); primary pid ${process.pid}\n`),
+  });
+  const close = async () => {
+    await primary.stop();
+    await sequencer?.close();
+  };
+  try {
+    await primary.ready;
+  } catch (err) {
+    await close();
+    process.exitCode = (err as { exitCode?: number }).exitCode ?? 1;
+    return;
+  }
+  await untilStopped((why) => process.stderr.write(`${why}: shutting down ${workers} workers\n`), (stop) => (onFatal = () => stop('fatal sequencer error')), close);
+}
+
+/** Resolves once SIGTERM, SIGINT or a fatal error has stopped the process and close() has run. */
+function untilStopped(say: ((why: string) => void) | undefined, onFatal: (stop: (why: string) => void) => void, close: () => Promise<void>): Promise<void> {
+  return new Promise<void>((done) => {
     let stopping = false;
     const stop = async (why: string) => {
       if (stopping) return;
       stopping = true;
-      process.stderr.write(`${why}: shutting down\n`);
-      await running.close();
+      say?.(why);
+      await close();
       done();
     };
-    onFatal = () => void stop('fatal sequencer error');
+    onFatal((why) => void stop(why));
     process.on('SIGINT', () => void stop('SIGINT'));
     process.on('SIGTERM', () => void stop('SIGTERM'));
   });

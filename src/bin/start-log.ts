@@ -7,13 +7,13 @@ import express from 'express';
 import { loadConfig, type LogConfig } from '../config/config.js';
 import { loadRoots } from '../config/roots.js';
 import { MISSING_QUEUE_KEY } from '../config/queue-key.js';
-import { RedisRateLimiter, TokenBucketRateLimiter, createCtfe } from '../ctfe/index.js';
+import { RedisRateLimiter, TokenBucketRateLimiter, createCtfe, type RateLimiter } from '../ctfe/index.js';
 import { TrustedProxies } from '../http/client-address.js';
 import { LoadMonitor } from '../http/load-monitor.js';
 import { parseListen, sendError, sendJson } from '../http/respond.js';
 import { currentState, type ShardRuntime } from '../http/shard-runtime.js';
 import { createLogger, throttledLogger, type Logger } from '../log/logger.js';
-import { Metrics } from '../metrics/metrics.js';
+import { Metrics, type MetricsJson } from '../metrics/metrics.js';
 import { InProcessQueue } from '../queue/in-process-queue.js';
 import type { SubmissionConsumer, SubmissionQueue } from '../queue/queue.js';
 import { ExportStore, createReader, type Reader } from '../read/index.js';
@@ -31,7 +31,8 @@ export interface StartOptions {
   roles: Role[];
   configFile: string;
   dataDir: string;
-  listen: string;
+  /** HOST:PORT of the HTTP server; none: no HTTP server (the sequencer of a cluster primary, whose workers serve). */
+  listen?: string;
   databaseUrl?: string;
   redisUrl?: string;
   redisPrefix?: string;
@@ -50,6 +51,14 @@ export interface StartOptions {
   onFatal?: (err: Error) => void;
   /** How often every role re-reads the shards' states from the database (ms). @defaultValue 2000 */
   statePollMs?: number;
+  /**
+   * Worker processes serving the same port (src/bin/workers.ts), this one among them. With
+   * more than one, every limit is kept in Redis so that it holds for the group, and the
+   * limiter's fallback while Redis is away allows each worker its share. @defaultValue 1
+   */
+  workers?: number;
+  /** The /metrics text; none: this process's own registry (a worker asks its primary for the group's). */
+  collectMetrics?: () => Promise<string>;
 }
 
 export interface RunningLog {
@@ -63,6 +72,8 @@ export interface RunningLog {
   sequencers?: SequencerService;
   /** Re-reads the shards' states now (every process also does so every statePollMs). */
   pollStates(): Promise<void>;
+  /** This process's metrics, its gauges brought up to date first (what a primary aggregates). */
+  metricsJson(): Promise<MetricsJson>;
   close(): Promise<void>;
 }
 
@@ -188,22 +199,35 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
     const shards = await shardRuntimes(storage, config, log);
     const handlers: Array<(req: IncomingMessage, res: ServerResponse) => boolean> = [];
     const trustedProxies = new TrustedProxies(config.trustedProxies);
+    const workers = o.workers ?? 1;
     const bucket = (r: { perSecond: number; burst: number }) => new TokenBucketRateLimiter({ ratePerSecond: r.perSecond, burst: r.burst, clock });
+    // A limit kept in this process's memory would allow each worker (and each replica) the
+    // whole budget: different connections of one client land on different workers. Redis
+    // holds one bucket for all of them. Reads stay in memory on a single process: a Redis
+    // round trip would cost about as much as serving a read.
+    const shared = (r: { perSecond: number; burst: number }, name: string) =>
+      o.redisUrl
+        ? new RedisRateLimiter({
+            redis: o.redisUrl,
+            ratePerSecond: r.perSecond,
+            burst: r.burst,
+            prefix: `${o.redisPrefix ?? 'ctlog'}:${name}:`,
+            localShare: 1 / workers,
+            log,
+            onFallback: (reason) => metrics.rateLimiterLocal.inc({ reason }),
+          })
+        : bucket(r);
+    const limiters: RateLimiter[] = [];
+    const limiter = (r: { perSecond: number; burst: number } | undefined, name: string, inMemory = false): RateLimiter | undefined => {
+      if (!r) return undefined;
+      const l = inMemory ? bucket(r) : shared(r, name);
+      limiters.push(l);
+      return l;
+    };
+    closers.push(() => Promise.all(limiters.map((l) => (l instanceof RedisRateLimiter ? l.close() : undefined))));
     if (o.roles.includes('ctfe')) {
       // Every shard: a read-only or frozen one answers 403 naming the active shards.
-      const rateLimit = config.rateLimit
-        ? o.redisUrl
-          ? new RedisRateLimiter({
-              redis: o.redisUrl,
-              ratePerSecond: config.rateLimit.perSecond,
-              burst: config.rateLimit.burst,
-              prefix: `${o.redisPrefix ?? 'ctlog'}:rl:`,
-              log,
-              onFallback: (reason) => metrics.rateLimiterLocal.inc({ reason }),
-            })
-          : bucket(config.rateLimit)
-        : undefined;
-      if (rateLimit && 'close' in rateLimit) closers.push(() => (rateLimit as RedisRateLimiter).close());
+      const rateLimit = limiter(config.rateLimit, 'rl');
       const load = new LoadMonitor(20, (lag) => metrics.eventLoopLag.set(lag / 1000)).start();
       closers.push(() => load.stop());
       const a = config.admission;
@@ -220,9 +244,10 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
           shedLagMs: a.shedLagMs,
           maxPending: a.maxPending,
           maxQueueDelayMs: a.maxQueueDelayMs,
+          maxLatencyMs: a.maxLatencyMs,
           oldNotBeforeMs: a.oldNotBeforeMs,
-          lowPriorityLimit: a.lowPriority && bucket(a.lowPriority),
-          issuerLimit: a.issuerQuota && bucket(a.issuerQuota),
+          lowPriorityLimit: limiter(a.lowPriority, 'rl-low'),
+          issuerLimit: limiter(a.issuerQuota, 'rl-issuer'),
         },
       });
       handlers.push(ctfe.handle);
@@ -230,7 +255,7 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
     }
     let reader: Reader | undefined;
     if (o.roles.includes('read')) {
-      const rateLimit = config.readRateLimit && bucket(config.readRateLimit);
+      const rateLimit = limiter(config.readRateLimit, 'rl-read', workers === 1);
       reader = createReader({ storage, shards, metrics, log, clock, rateLimit, trustedProxies, meta: { baseUrl: config.baseUrl, operator: config.operator } });
       handlers.push(reader.handle);
       drains.push(() => reader!.close());
@@ -257,7 +282,15 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
     closers.push(() => watch.stop());
     await watch.poll();
 
-    const app = operatorApp({ storage, shards, metrics, log, clock, queue, reader });
+    // Gauges that are read, not pushed: brought up to date when metrics are collected.
+    const metricsJson = () => {
+      for (const s of shards) if (queue) metrics.queueDepth.set({ shard: s.config.name }, queue.depth(s.config.name));
+      return metrics.registry.getMetricsAsJSON();
+    };
+    const running = { config, shards, storage, metrics, reader, sequencers, pollStates: () => watch.poll(), metricsJson, close };
+    if (o.listen === undefined) return { url: '', ...running };
+    const collect = o.collectMetrics ?? (async () => (await metricsJson(), metrics.registry.metrics()));
+    const app = operatorApp({ storage, shards, metrics, log, clock, reader, collect });
     const limits = config.http;
     const server = createServer(
       {
@@ -293,7 +326,7 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
     const addr = server.address() as AddressInfo;
     const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
     log.info('listening', { url, shards: shards.map((s) => s.config.name) });
-    return { url, config, shards, storage, metrics, reader, sequencers, pollStates: () => watch.poll(), close };
+    return { url, ...running };
   } catch (err) {
     await close();
     throw err;
@@ -360,13 +393,12 @@ async function shardRuntimes(storage: LogStorage, config: LogConfig, log: Logger
 }
 
 /** /metrics, /livez, /healthz and the 404 for everything else: express, off the hot paths. */
-function operatorApp(d: { storage: LogStorage; shards: ShardRuntime[]; metrics: Metrics; log: Logger; clock: () => number; queue?: SubmissionQueue; reader?: Reader }) {
+function operatorApp(d: { storage: LogStorage; shards: ShardRuntime[]; metrics: Metrics; log: Logger; clock: () => number; reader?: Reader; collect: () => Promise<string> }) {
   const app = express();
   app.disable('x-powered-by');
   app.get('/metrics', async (_req, res, next) => {
     try {
-      for (const s of d.shards) if (d.queue) d.metrics.queueDepth.set({ shard: s.config.name }, d.queue.depth(s.config.name));
-      res.set('Content-Type', d.metrics.registry.contentType).send(await d.metrics.registry.metrics());
+      res.set('Content-Type', d.metrics.registry.contentType).send(await d.collect());
     } catch (err) {
       next(err);
     }

@@ -84,9 +84,9 @@ export interface Rate {
 export interface AdmissionConfig {
   /** An add-chain leaf with a notBefore older than this is low priority (ms). */
   readonly oldNotBeforeMs: number;
-  /** All low-priority submissions together, per front end; undefined = no budget apart. */
+  /** All low-priority submissions together (in Redis when configured); undefined = no budget apart. */
   readonly lowPriority: Rate | undefined;
-  /** Per issuing CA, per front end; undefined = no quota. */
+  /** Per issuing CA (in Redis when configured); undefined = no quota. */
   readonly issuerQuota: Rate | undefined;
   /** Event-loop lag (ms) at which submissions are shed with 503 (low priority at half). */
   readonly shedLagMs: number;
@@ -94,6 +94,8 @@ export interface AdmissionConfig {
   readonly maxPending: number;
   /** Standing wait for an SCT (ms) at which submissions get 503 (low priority at half). */
   readonly maxQueueDelayMs: number;
+  /** The time an admitted submission may take (ms): admitted ones are capped at answer rate x this, per process. */
+  readonly maxLatencyMs: number;
 }
 
 /** log.http: limits of every serving process's HTTP server. */
@@ -105,7 +107,7 @@ export interface HttpLimits {
 }
 
 const LOG_FIELDS = ['base_url', 'operator', 'rate_limit', 'read_rate_limit', 'trusted_proxies', 'admission', 'http', 'require_replica_ack'];
-const ADMISSION_DEFAULTS = { old_not_before_hours: 48, shed_lag_ms: 200, max_pending: 16384, max_queue_delay_ms: 1000 } as const;
+const ADMISSION_DEFAULTS = { old_not_before_hours: 48, shed_lag_ms: 200, max_pending: 16384, max_queue_delay_ms: 1000, max_latency_ms: 250 } as const;
 const HTTP_DEFAULTS = { max_connections: 10000, headers_timeout_ms: 20000, request_timeout_ms: 30000, keep_alive_timeout_ms: 65000 } as const;
 
 export class ConfigError extends Error {
@@ -219,6 +221,7 @@ export function parseConfig(doc: unknown, ctx: { file: string; dataDir: string; 
     shedLagMs: whole('log.admission.shed_lag_ms', a.shed_lag_ms, 10, 60_000),
     maxPending: whole('log.admission.max_pending', a.max_pending, 1, 10_000_000),
     maxQueueDelayMs: whole('log.admission.max_queue_delay_ms', a.max_queue_delay_ms, 10, 600_000),
+    maxLatencyMs: whole('log.admission.max_latency_ms', a.max_latency_ms, 10, 600_000),
   });
   const h = section('log.http', log.http, HTTP_DEFAULTS, []);
   const http: HttpLimits = Object.freeze({

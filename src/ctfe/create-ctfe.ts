@@ -21,6 +21,7 @@ import { sctToJson, type Sct } from '../tls/index.js';
 import { CtError, unavailable } from '../util/errors.js';
 import { PublicKeyCache, parseCertificate, validateChain, type ChainPolicy } from '../x509/index.js';
 import { parseChainBody } from './parse-chain.js';
+import { AdmissionLimit } from './admission-limit.js';
 import { priorityOf } from './priority.js';
 import { QueueDelay } from './queue-delay.js';
 import type { RateLimiter } from './rate-limiter.js';
@@ -78,6 +79,13 @@ export interface AdmissionOptions {
   /** Submissions this front end holds at once (reading, validating, awaiting the SCT); beyond: 503. Low priority beyond half. @defaultValue 16384 */
   maxPending?: number;
   /**
+   * The time an admitted submission may take to be answered (ms): submissions admitted at
+   * once are capped at the recent answer rate times this (src/ctfe/admission-limit.ts), and
+   * the rest get 503 before their body is read. add-chain gets 80 % of the cap, low
+   * priority half. Keep it well above the SCT latency at normal load. @defaultValue 250
+   */
+  maxLatencyMs?: number;
+  /**
    * The standing wait for an SCT (ms, the minimum over 500 ms windows, per shard) above which
    * new submissions get 503: the pipeline behind the CTFE is saturated. Low priority at half
    * of it. @defaultValue 1000
@@ -115,7 +123,21 @@ interface Route {
   endpoint: Endpoint;
   /** Queue depth at which this endpoint answers 503. */
   depthLimit: number;
+  /** The part of the admission cap this endpoint may fill (add-pre-chain first). */
+  share: number;
 }
+
+// The refusal of a front end past its capacity, written before anything else is done for
+// the request: it is what most of a flood gets, so it is built once.
+const SHED_BODY = JSON.stringify({ error: 'the log is overloaded; retry shortly' });
+const SHED_HEADERS = { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(SHED_BODY)), 'Retry-After': '1' };
+/**
+ * A refused request whose body is at most this long keeps its keep-alive connection (node
+ * discards the body): closing it would make the client connect again, which costs the
+ * server more than reading a few kilobytes.
+ */
+const DISCARD_BODY_MAX = 64 * 1024;
+const smallBody = (req: IncomingMessage) => Number(req.headers['content-length'] ?? Infinity) <= DISCARD_BODY_MAX;
 
 const DEFAULT_MAX_BODY = 512 * 1024;
 const DEFAULT_MAX_DEPTH = 15000;
@@ -141,14 +163,15 @@ export function createCtfe(deps: CtfeDeps): Ctfe {
   if (!Number.isSafeInteger(maxPending) || maxPending < 1) throw new RangeError(`maxPending must be a positive integer, got ${maxPending}`);
   if (!(oldNotBefore > 0)) throw new RangeError(`oldNotBeforeMs must be > 0, got ${oldNotBefore}`);
   const bodies = new BodyBudget(adm.maxBodyBytesBuffered ?? 64 * 1024 * 1024);
+  const admitted = new AdmissionLimit({ latencyMs: adm.maxLatencyMs ?? 250, min: Math.min(128, maxPending), max: maxPending });
   const agents = new AgentLabels();
   const verifyScts = deps.verifyScts ?? true;
   const keys = new PublicKeyCache();
   const routes = new Map<string, Route>();
   for (const shard of deps.shards) {
     const p = shard.config.prefix;
-    routes.set(`${p}/ct/v1/add-chain`, { shard, kind: 'x509', endpoint: 'add-chain', depthLimit: Math.max(1, Math.floor(maxDepth * 0.8)) });
-    routes.set(`${p}/ct/v1/add-pre-chain`, { shard, kind: 'precert', endpoint: 'add-pre-chain', depthLimit: maxDepth });
+    routes.set(`${p}/ct/v1/add-chain`, { shard, kind: 'x509', endpoint: 'add-chain', depthLimit: Math.max(1, Math.floor(maxDepth * 0.8)), share: 0.8 });
+    routes.set(`${p}/ct/v1/add-pre-chain`, { shard, kind: 'precert', endpoint: 'add-pre-chain', depthLimit: maxDepth, share: 1 });
   }
   // The state is followed at run time (a shard made read-only answers 403 within seconds).
   const activeShards = () => deps.shards.filter((s) => currentState(s) === 'active');
@@ -192,7 +215,7 @@ export function createCtfe(deps: CtfeDeps): Ctfe {
       } else {
         reason = err instanceof CtError ? err.reason : 'internal';
         // An unread or half-read body is not wanted: don't read an upload we refused.
-        if (err instanceof CtError && (err.status === 413 || (!req.complete && err.status >= 429))) closeAfter(req, res);
+        if (err instanceof CtError && (err.status === 413 || (!req.complete && err.status >= 429 && !smallBody(req)))) closeAfter(req, res);
         // Rejections are the callers' business and counted in metrics; only our own
         // failures (non-CtError) are logged, so a flood of bad requests cannot flood logs.
         code = res.destroyed ? 499 : sendError(res, err, err instanceof CtError ? undefined : log);
@@ -235,11 +258,22 @@ export function createCtfe(deps: CtfeDeps): Ctfe {
       throw unavailable(503, 'overloaded', `shard ${cfg.name} is overloaded (SCTs take ${Math.round(standing)} ms); retry shortly`, 1);
     }
 
+    if (!admitted.tryAcquire(r.share)) throw unavailable(503, 'over_capacity', 'the log is overloaded; retry shortly', 1);
+    try {
+      return await admittedSubmit(r, req, standing);
+    } finally {
+      admitted.release();
+    }
+  }
+
+  async function admittedSubmit(r: Route, req: IncomingMessage, standing: number): Promise<{ json: unknown; duplicate: boolean }> {
+    const cfg = r.shard.config;
+    const delay = delays.get(cfg.name)!;
     const ders = parseChainBody(await readBody(req, maxBody, bodies));
     const now = clock();
     // Low priority is decided from the leaf alone, before the costly signature checks.
     if (priorityOf(r.endpoint, ders[0]!, now, oldNotBefore) === 'low') {
-      const late = lagMs() >= shedLag / 2 || inFlight > maxPending / 2 || queue.depth(cfg.name) >= r.depthLimit / 2 || standing >= maxDelay / 2;
+      const late = lagMs() >= shedLag / 2 || inFlight > maxPending / 2 || !admitted.admits(0.5) || queue.depth(cfg.name) >= r.depthLimit / 2 || standing >= maxDelay / 2;
       if (late) throw unavailable(503, 'low_priority_shed', 'the log is busy and serves fresh certificates and precertificates first; retry this one later', 5);
       if (adm.lowPriorityLimit && !(await adm.lowPriorityLimit.take('low'))) {
         throw unavailable(503, 'low_priority_limited', 'the budget for certificates issued long ago or already carrying SCTs is used up; retry later', adm.lowPriorityLimit.retryAfterSeconds ?? 5);
@@ -311,6 +345,17 @@ export function createCtfe(deps: CtfeDeps): Ctfe {
       const q = url.indexOf('?');
       const r = routes.get(q < 0 ? url : url.slice(0, q));
       if (!r) return false;
+      // Past capacity: refused before anything async, with the answer built once. A request
+      // that is not a POST, or comes while closing, gets its own answer in serve().
+      if (req.method === 'POST' && !closing) {
+        const cause = !admitted.admits(r.share) ? 'over_capacity' : lagMs() >= 2 * shedLag || inFlight > maxPending ? 'overloaded' : undefined;
+        if (cause) {
+          if (!smallBody(req)) closeAfter(req, res);
+          res.writeHead(503, SHED_HEADERS).end(SHED_BODY);
+          record(r, 503, cause, 0, agents.of(req.headers['user-agent']));
+          return true;
+        }
+      }
       inFlight++;
       serve(r, req, res)
         .catch((err: unknown) => {

@@ -6,7 +6,8 @@
 // out would then switch the limit off exactly when it matters) nor closed (a Redis restart
 // would refuse every CA): it falls back to a bucket per client in this replica's memory,
 // at the same rate. A client then gets at most (replicas x its limit) until Redis answers
-// again: degraded, but bounded.
+// again: degraded, but bounded. Workers of one process group (src/bin/workers.ts) each
+// fall back to their share of the limit, so a host stays within it.
 import { Redis } from 'ioredis';
 import { redisOptions } from '../queue/redis-url.js';
 import { TokenBucketRateLimiter, type RateLimiter } from './rate-limiter.js';
@@ -48,6 +49,11 @@ export interface RedisRateLimiterOptions {
   cooldownMs?: number;
   /** Redis calls outstanding beyond which take() decides locally (bounds the wait list). @defaultValue 1000 */
   maxPending?: number;
+  /**
+   * The part of the limit the local fallback allows (a worker's share: 1 / workers); its
+   * burst is at least one request. @defaultValue 1
+   */
+  localShare?: number;
   /** Clients remembered by the local fallback bucket. @defaultValue 100000 */
   maxClients?: number;
   log?: Logger;
@@ -99,7 +105,9 @@ export class RedisRateLimiter implements RateLimiter {
     this.args = [String(opts.ratePerSecond / 1000), String(burst), String(ttl)];
     this.prefix = opts.prefix ?? 'ctlog:rl:';
     this.retryAfterSeconds = Math.max(1, Math.ceil(1 / opts.ratePerSecond));
-    this.local = new TokenBucketRateLimiter({ ratePerSecond: opts.ratePerSecond, burst, clock: Date.now, maxClients: opts.maxClients });
+    const share = opts.localShare ?? 1;
+    if (!(share > 0 && share <= 1)) throw new RangeError(`localShare must be in (0, 1], got ${share}`);
+    this.local = new TokenBucketRateLimiter({ ratePerSecond: opts.ratePerSecond * share, burst: Math.max(1, burst * share), clock: Date.now, maxClients: opts.maxClients });
     this.cooldownMs = opts.cooldownMs ?? 1000;
     this.maxPending = opts.maxPending ?? 1000;
     if (!Number.isSafeInteger(this.maxPending) || this.maxPending < 1) throw new RangeError(`maxPending must be a positive integer, got ${this.maxPending}`);

@@ -1,6 +1,13 @@
 // Every metric of ctlog, declared once (docs/STYLE.md). Names end in _total, _seconds, _bytes;
 // labels are drawn from shard, endpoint, code, reason (bounded sets).
+//
+// With several workers (src/bin/workers.ts) /metrics is the sum over the process group
+// (prom-client's AggregatorRegistry): counters and histograms add up; a gauge that is one
+// fact seen by every process, or a worst case, declares aggregator 'max' instead.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** One process's metrics as prom-client's AggregatorRegistry takes them. */
+export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 
 export class Metrics {
   readonly registry = new Registry();
@@ -60,18 +67,21 @@ export class Metrics {
     name: 'ctlog_tree_size',
     help: 'Size of the latest signed tree head.',
     labelNames: ['shard'] as const,
+    aggregator: 'max',
     registers: [this.registry],
   });
   readonly sthTimestamp = new Gauge({
     name: 'ctlog_sth_timestamp_seconds',
     help: 'Timestamp of the latest signed tree head (alert on time() - this: the STH age).',
     labelNames: ['shard'] as const,
+    aggregator: 'max',
     registers: [this.registry],
   });
   readonly entryBytes = new Gauge({
     name: 'ctlog_database_bytes_per_entry_bytes',
     help: 'Database data + index bytes per entry, all log tables over all shards (MariaDB information_schema), sampled every 10 minutes by the sequencer.',
     labelNames: ['shard'] as const,
+    aggregator: 'max',
     registers: [this.registry],
   });
   readonly rateLimited = new Counter({
@@ -82,7 +92,7 @@ export class Metrics {
   });
   readonly refused = new Counter({
     name: 'ctlog_refused_total',
-    help: 'Requests refused by admission control, by cause: rate_limited, low_priority_limited, issuer_quota, overloaded, low_priority_shed, queue_full, read_rate_limited, busy, connection_limit, ... (shard "" for refusals before routing).',
+    help: 'Requests refused by admission control, by cause: rate_limited, low_priority_limited, issuer_quota, over_capacity, overloaded, low_priority_shed, queue_full, read_rate_limited, busy, connection_limit, ... (shard "" for refusals before routing).',
     labelNames: ['shard', 'endpoint', 'reason'] as const,
     registers: [this.registry],
   });
@@ -103,7 +113,20 @@ export class Metrics {
   });
   readonly eventLoopLag = new Gauge({
     name: 'ctlog_event_loop_lag_seconds',
-    help: 'Event loop lag as admission control sees it (smoothed); submissions are shed above the configured limit.',
+    help: 'Event loop lag as admission control sees it (smoothed; the worst worker); submissions are shed above the configured limit.',
+    aggregator: 'max',
+    registers: [this.registry],
+  });
+
+  readonly workers = new Gauge({
+    name: 'ctlog_workers',
+    help: 'Worker processes of this ctfe or serve, by state: running, or reporting (answered this scrape).',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+  });
+  readonly workerRestarts = new Counter({
+    name: 'ctlog_worker_restarts_total',
+    help: 'Worker processes that died and were started again.',
     registers: [this.registry],
   });
 

@@ -22,7 +22,7 @@ describe('startLog close()', () => {
     writeFileSync(
       join(dir, 'shards.yaml'),
       // No shedding on this shared test machine (test/ctfe/admission.test.ts tests it).
-      `log: { base_url: http://127.0.0.1:6962, admission: { shed_lag_ms: 60000, max_queue_delay_ms: 600000 } }
+      `log: { base_url: http://127.0.0.1:6962, admission: { shed_lag_ms: 60000, max_queue_delay_ms: 600000, max_latency_ms: 600000 } }
 defaults: { roots: [${join(DEMO, 'demo-root.pem')}], pool_period_ms: 1500 }
 shards:
   - { name: s1, not_after_start: 2000-01-01T00:00:00Z, not_after_limit: 2100-01-01T00:00:00Z }

@@ -7,6 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import { before, describe, test } from 'node:test';
 import { createCtfe, TokenBucketRateLimiter, type Ctfe, type CtfeDeps } from '../../src/ctfe/index.js';
+import { AdmissionLimit } from '../../src/ctfe/admission-limit.js';
 import { QueueDelay } from '../../src/ctfe/queue-delay.js';
 import { clientAddress, clientKey, TrustedProxies } from '../../src/http/client-address.js';
 import type { ShardRuntime } from '../../src/http/shard-runtime.js';
@@ -293,6 +294,77 @@ describe('lag with few submissions held', () => {
       assert.equal((await post(`${s.url}/add-pre-chain`, { chain: pki.chains[2]!.ders.map(b64) })).status, 200);
     } finally {
       await s.close();
+    }
+  });
+});
+
+describe('admission cap (answer rate x max_latency_ms)', () => {
+  test('AdmissionLimit: the cap follows the answer rate, between min and max', () => {
+    let t = 0;
+    const l = new AdmissionLimit({ latencyMs: 250, min: 4, max: 1000, windowMs: 100, now: () => t });
+    for (let i = 0; i < 4; i++) assert.ok(l.tryAcquire());
+    assert.equal(l.tryAcquire(), false, 'an idle front end admits min at once');
+    // 4 answered per 10 ms for a while: 0.4/ms; half of each window is the new rate.
+    for (let w = 0; w < 8; w++) {
+      for (let i = 0; i < 40; i++) (l.release(), l.tryAcquire());
+      t += 100;
+    }
+    assert.ok(l.limit > 90 && l.limit <= 100, `about 0.4/ms x 250 ms = 100: ${l.limit}`);
+    assert.ok(l.admits(0.8) && l.tryAcquire(0.8), 'add-chain gets 80 % of the cap');
+    while (l.tryAcquire(0.5));
+    assert.equal(l.inFlight, Math.ceil(l.limit / 2), 'low priority half of it');
+    assert.ok(l.tryAcquire(), 'add-pre-chain the rest');
+    // Nothing answered for a window: the cap falls toward min, not below it.
+    for (let w = 0; w < 12; w++) (t += 100, l.limit);
+    assert.equal(l.limit, 4);
+    assert.throws(() => new AdmissionLimit({ latencyMs: 0 }), RangeError);
+  });
+
+  test('past the cap, submissions get 503 with Retry-After before the body is read, counted as over_capacity, on a kept connection', async () => {
+    const queue = new InProcessQueue({ lingerMs: 1 });
+    // A sequencer that holds every batch until released: the admitted stay in flight.
+    const held: Array<() => void> = [];
+    let holding = 0;
+    await queue.consume('h1', (subs) => new Promise((r) => ((holding += subs.length), held.push(() => r(instant(subs))))));
+    const metrics = new Metrics();
+    const ctfe = createCtfe({ queue, shards: [runtime()], clock: () => NOW, metrics, admission: { maxLatencyMs: 250, maxPending: 2 } });
+    const { server, url } = await listen(ctfe);
+    try {
+      const body = JSON.stringify({ chain: pki.chains[2]!.ders.map(b64) });
+      const admittedOnes = [2, 3].map((c) => post(`${url}/2026h1/ct/v1/add-pre-chain`, { chain: pki.chains[c]!.ders.map(b64) }));
+      for (let i = 0; holding < 2; i++) {
+        if (i > 1000) assert.fail(`the sequencer holds ${holding} submissions, not 2`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      // Two requests on one connection: the first announces a body it never needs to send
+      // in full before its answer; the connection stays usable for the second.
+      const u = new URL(url);
+      const answers = await new Promise<string>((resolve, reject) => {
+        const sock = connect(Number(u.port), u.hostname, () => {
+          const req = `POST /2026h1/ct/v1/add-pre-chain HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+          sock.write(req + req);
+        });
+        let got = '';
+        sock.on('data', (d) => {
+          got += d.toString();
+          if ((got.match(/HTTP\/1\.1 /g) ?? []).length === 2 && got.endsWith('}')) (sock.destroy(), resolve(got));
+        });
+        sock.on('error', reject);
+        sock.on('close', () => resolve(got));
+        setTimeout(() => (sock.destroy(), reject(new Error(`no two answers: ${got}`))), 3000);
+      });
+      assert.equal((answers.match(/HTTP\/1\.1 503 /g) ?? []).length, 2, answers);
+      assert.match(answers, /Retry-After: 1/i);
+      assert.doesNotMatch(answers, /Connection: close/i);
+      for (const release of held.splice(0)) release();
+      assert.deepEqual((await Promise.all(admittedOnes)).map((r) => r.status), [200, 200]);
+      assert.match(await metrics.registry.metrics(), /ctlog_refused_total\{shard="h1",endpoint="add-pre-chain",reason="over_capacity"\} 2/);
+    } finally {
+      for (const release of held.splice(0)) release();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      await ctfe.close();
+      await queue.close();
     }
   });
 });

@@ -47,7 +47,7 @@ export function shardsYaml(rootsDir: string, baseUrl: string): string {
   operator: ctlog e2e
   # The test machine is shared: a CPU-starved process must not shed the corpus (shedding is
   # tested in test/ctfe/admission.test.ts).
-  admission: { shed_lag_ms: 60000, max_queue_delay_ms: 600000 }
+  admission: { shed_lag_ms: 60000, max_queue_delay_ms: 600000, max_latency_ms: 600000 }
 defaults:
   roots: ${rootsDir}
   pool_size: 200

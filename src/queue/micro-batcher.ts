@@ -78,9 +78,10 @@ export class MicroBatcher {
         // Every answer must name its own submission: an answer for another one (a queue
         // that lost a job and reused its id, a bug) is never handed out as an SCT. The
         // submission is retryable; its entry, if it was logged, is found by dedup.
+        const token = {};
         batch.forEach((p, i) => {
           const r = results[i];
-          if (r && results.length === batch.length && equal(r.identity, p.sub.identity)) p.resolve(r);
+          if (r && results.length === batch.length && equal(r.identity, p.sub.identity)) p.resolve({ ...r, batch: token });
           else p.reject(unavailable(503, 'answer_mismatch', 'the sequencer\'s answer did not match this submission; retry', 1));
         });
       },

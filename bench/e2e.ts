@@ -15,6 +15,7 @@
 //    entry (identity, leaf hash, fingerprint, its share of the tree's node hashes);
 //  - the knee: the offered rate is stepped up, fresh chains each step, and the highest rate
 //    whose p99 (a refusal counts as never answered) stays <= 500 ms is reported.
+import { execFileSync } from 'node:child_process';
 import { createHash, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -175,6 +176,16 @@ function p99All(results: OpenLoopResult[]): number {
   for (const r of results) r.status.forEach((s, k) => lat.push(s === 200 ? r.latencyMs[k]! : Infinity));
   return percentile(lat, 99);
 }
+
+// The processes run the production build (bin/ctlog.mjs runs dist/ when it is current), as
+// they do in the image: built here unless CTLOG_RUN chooses (CTLOG_RUN=dist: a build made
+// beforehand, e.g. of another commit for a before/after; CTLOG_RUN=src: through tsx).
+if (!process.env.CTLOG_RUN) {
+  log('e2e: building dist/ (npm run build) so that the processes run the production build…');
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: join(import.meta.dirname, '..'), stdio: ['ignore', 'ignore', 'inherit'] });
+  process.env.CTLOG_RUN = 'dist';
+}
+log(`e2e: the ctlog processes run ${process.env.CTLOG_RUN === 'dist' ? 'dist/ (the production build)' : 'src/ through tsx'}`);
 
 const env = await benchEnv();
 try {

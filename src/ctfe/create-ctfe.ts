@@ -6,6 +6,7 @@
 // Per-request cost is the budget of docs/PERFORMANCE.md: no framework, no full X.509 parse (the
 // DER walk of src/x509), issuer keys cached in one PublicKeyCache, base64 by Buffer.
 import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AgentLabels } from '../http/agent-label.js';
 import { clientAddress, clientKey, type TrustedProxies } from '../http/client-address.js';
@@ -21,7 +22,7 @@ import { verifySct } from '../signing/index.js';
 import { decodeDigitallySigned, HASH_SHA256, SIG_ECDSA, sctSignedDigest, sctToJson, type Sct } from '../tls/index.js';
 import { equal } from '../util/bytes.js';
 import { CtError, unavailable } from '../util/errors.js';
-import { PublicKeyCache, parseCertificate, validateChain, type ChainPolicy } from '../x509/index.js';
+import { PublicKeyCache, parseCertificate, validateChain, type ChainPolicy, type ParsedCert } from '../x509/index.js';
 import { parseChainBody } from './parse-chain.js';
 import { priorityOf } from './priority.js';
 import { QueueDelay } from './queue-delay.js';
@@ -148,6 +149,8 @@ export function createCtfe(deps: CtfeDeps): Ctfe {
   /** Per queue message (its answers share one `batch` object): whether the SCT checked in full verified. */
   const batchVerdicts = new WeakMap<object, boolean>();
   const keys = new PublicKeyCache();
+  /** Issuers of valid chains, parsed, by their base64 text (bounded; a miss only costs a parse). */
+  const parsedIssuers = new LRUCache<string, ParsedCert>({ max: 2000 });
   const routes = new Map<string, Route>();
   for (const shard of deps.shards) {
     const p = shard.config.prefix;
@@ -239,7 +242,7 @@ export function createCtfe(deps: CtfeDeps): Ctfe {
       throw unavailable(503, 'overloaded', `shard ${cfg.name} is overloaded (SCTs take ${Math.round(standing)} ms); retry shortly`, 1);
     }
 
-    const ders = parseChainBody(await readBody(req, maxBody, bodies));
+    const { certs: ders, b64: sent } = parseChainBody(await readBody(req, maxBody, bodies), (b) => parsedIssuers.get(b));
     const now = clock();
     // Low priority is decided from the leaf alone, before the costly signature checks.
     if (priorityOf(r.endpoint, ders[0]!, now, oldNotBefore) === 'low') {
@@ -263,6 +266,12 @@ export function createCtfe(deps: CtfeDeps): Ctfe {
       v = validateChain(r.kind, ders, policy, keys);
     } catch (err) {
       throw err instanceof CtError && err.reason === 'not_after_out_of_window' ? pointToShard(err, ders[0]!, r.shard) : err;
+    }
+    // The chain's CA certificates, now known to lead to an accepted root, are kept parsed by
+    // their base64 text: the next submission of the same CA skips decoding and parsing them.
+    for (let i = 1; i < sent.length && i <= v.chain.length; i++) {
+      const c = v.chain[i - 1]!;
+      if (c.der === ders[i]) parsedIssuers.set(sent[i]!, c);
     }
     if (adm.issuerLimit) {
       // The CA that issued the leaf: a precertificate's entry names it (a PSC stands in for

@@ -146,6 +146,29 @@ describe('every SCT belongs to its submission', () => {
   }
 });
 
+describe('issuers seen in valid chains', () => {
+  // The CTFE keeps the parse of a valid chain's CA certificates by their base64 text; the
+  // leaf is checked in full every time, against the cached issuer.
+  test('a leaf whose signature does not verify under a cached issuer is still a 400', async () => {
+    const queue = new InProcessQueue({ lingerMs: 1 });
+    await queue.consume('h1', instant);
+    const s = await serve(queue);
+    try {
+      const good = await pki.freshLeaf(902);
+      assert.equal((await post(`${s.url}/add-chain`, { chain: good.ders.map(b64) })).status, 200);
+      const again = await pki.freshLeaf(903);
+      assert.equal((await post(`${s.url}/add-chain`, { chain: again.ders.map(b64) })).status, 200);
+      const bad = (await pki.freshLeaf(904)).ders.map((d) => new Uint8Array(d));
+      bad[0]![bad[0]!.length - 5]! ^= 0x01; // inside the leaf's signature
+      const res = await post(`${s.url}/add-chain`, { chain: bad.map(b64) });
+      assert.equal(res.status, 400, JSON.stringify(res.body));
+      assert.match(String(res.body.error), /did not sign|signature/);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe('verifyEverySct', () => {
   /** Two submissions in one queue message, answered by `answer`; the statuses, sorted. */
   async function pair(answer: (subs: Submission[]) => Promise<Sequenced[]>, verifyEverySct?: boolean): Promise<number[]> {

@@ -167,6 +167,12 @@ export function createCtfe(deps: CtfeDeps): Ctfe {
     if (!c) children.set(k, (c = make()));
     return c;
   };
+  const histograms = new Map<string, { observe(v: number): void }>();
+  const durations = (k: string, make: () => { observe(v: number): void }) => {
+    let h = histograms.get(k);
+    if (!h) histograms.set(k, (h = make()));
+    return h;
+  };
   const record = (r: Route, code: number, reason: string, seconds: number, agent: string) => {
     if (!metrics) return;
     const s = r.shard.config.name;
@@ -175,7 +181,7 @@ export function createCtfe(deps: CtfeDeps): Ctfe {
     if (REFUSALS.has(code)) child(`r${s}/${r.endpoint}/${reason}`, () => metrics.refused.labels(s, r.endpoint, reason)).inc();
     const outcome = code === 200 ? 'accepted' : reason;
     child(`a${agent}/${outcome}`, () => metrics.agentRequests.labels(agent, outcome)).inc();
-    metrics.httpDuration.labels(s, r.endpoint).observe(seconds);
+    durations(`d${s}/${r.endpoint}`, () => metrics.httpDuration.labels(s, r.endpoint)).observe(seconds);
   };
 
   let closing = false;

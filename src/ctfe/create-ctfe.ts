@@ -312,12 +312,12 @@ export function createCtfe(deps: CtfeDeps): Ctfe {
   }
 
   /**
-   * Whether the sequencer's answer is an SCT for this very submission (docs/DESIGN.md "Every
-   * answer belongs to its submission"): the digest the sequencer had signed is the digest of
-   * this submission's own entry under the answer's timestamp and extensions, the signature
-   * is a well-formed P-256 ECDSA signature, and the ECDSA signature of one answer of its
-   * queue message (the first one checked) verified with the shard's public key; of every
-   * answer with verifyEverySct.
+   * Whether the sequencer's answer is an SCT for this very submission
+   * (docs/DESIGN.md "Every answer belongs to its submission"): the digest the sequencer had
+   * signed is the digest of this submission's own entry under the answer's timestamp and
+   * extensions, the signature is a well-formed P-256 ECDSA signature, and the ECDSA
+   * signature of one answer of its queue message (the first one checked) verified with the
+   * shard's public key; of every answer with verifyEverySct.
    */
   function answerIsFor(publicKey: Uint8Array, sct: Sct, entry: Submission['entry'], s: Sequenced): boolean {
     if (!equal(s.signedDigest, sctSignedDigest(sct.timestamp, entry, sct.extensions))) return false;

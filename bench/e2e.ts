@@ -326,8 +326,12 @@ try {
       return res.p99 <= KNEE_P99_MS;
     };
     let knee = 0;
+    let missed = 0;
     for (const rate of STEPS_UP) {
-      if (!(await step(rate))) break;
+      if (!(await step(rate))) {
+        missed = rate;
+        break;
+      }
       knee = rate;
     }
     if (knee === 0) {
@@ -336,8 +340,12 @@ try {
           knee = rate;
           break;
         }
+        missed = rate;
       }
     }
+    // One step halfway between the last rate that held and the first that did not.
+    const mid = Math.round((knee + missed) / 2 / 50) * 50;
+    if (knee > 0 && missed > knee && mid > knee && mid < missed && (await step(mid))) knee = mid;
     kneePass = printTable(`e2e: the knee: open-loop steps of ${STEP_SECONDS} s, fresh chains each; p99 over every request (a refusal counts as never answered)`, [
       ...steps.map((x): Row => ({ figure: `offered ${x.rate.toLocaleString('en-US')}/s: p99, limit ${KNEE_P99_MS} ms (${Math.round(x.achieved).toLocaleString('en-US')} SCTs/s, ${x.refused} not 200)`, value: x.p99, unit: 'ms' })),
       { figure: `knee: highest offered rate with p99 <= ${KNEE_P99_MS} ms`, value: knee, unit: 'req/s', target: KNEE_TARGET, goal: 'min' },

@@ -188,6 +188,17 @@ describe('verifyEverySct', () => {
     assert.deepEqual(await pair(async (subs) => (await instant(subs)).map((r, i) => (i === 1 ? { ...r, signature: zeroR(r.signature) } : r))), [200, 503]);
   });
 
+  test('answers without a signed digest (a sequencer from before it) are each verified in full', async () => {
+    const old = async (subs: Submission[]) => (await instant(subs)).map((r) => ({ ...r, signedDigest: new Uint8Array(0) }));
+    assert.deepEqual(await pair(old), [200, 200]);
+    const oldMixed = async (subs: Submission[]) => {
+      const good = await old(subs);
+      const bad = (await otherKey(subs)).map((r) => ({ ...r, signedDigest: new Uint8Array(0) }));
+      return good.map((r, i) => (i === 0 ? r : bad[i]!));
+    };
+    assert.deepEqual(await pair(oldMixed), [200, 503]);
+  });
+
   test('a well-formed SCT by another key that is not the one checked for its queue message: 503 with the option', async () => {
     // Without the option one SCT per queue message is verified in full (docs/DESIGN.md);
     // with it, each one is, so a bad signature after the first is caught too.

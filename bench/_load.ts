@@ -6,7 +6,7 @@
 // starts: a worker runs the job named by workerData.job and posts back its result.
 import { execFileSync } from 'node:child_process';
 import { createHash, createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { issue, type Issuer as CaIssuer } from '../src/cli/cert-factory.js';
@@ -338,10 +338,62 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
-/** Pids of the shared services (MariaDB, Redis) by program name; empty when not running. */
+/**
+ * `pid` and every process below it (a front end's cluster workers), from /proc. A process
+ * that already exited is missed, as is its CPU: call it once the processes are up.
+ */
+export function withDescendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const name of safeReaddir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const list = children.get(ppid) ?? [];
+      list.push(Number(name));
+      children.set(ppid, list);
+    } catch {
+      // gone between the listing and the read
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    out.push(p);
+    for (const c of children.get(p) ?? []) walk(c);
+  };
+  walk(pid);
+  return out;
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Pids of the shared services the benchmarks use: the process listening on the MariaDB and
+ * the Redis port (tests start private servers of both, which must not be counted); by
+ * program name when `ss` cannot tell.
+ */
 export function servicePids(): Record<string, number[]> {
+  const port = (url: string | undefined, dflt: number) => {
+    try {
+      return Number(new URL(url ?? '').port) || dflt;
+    } catch {
+      return dflt;
+    }
+  };
+  const listening = (p: number) => {
+    const m = /pid=(\d+)/.exec(safeExec('ss', ['-ltnpH', `sport = :${p}`]));
+    return m ? [Number(m[1])] : [];
+  };
   const pids = (name: string) => safeExec('pidof', [name]).split(/\s+/).filter(Boolean).map(Number);
-  return { mariadbd: pids('mariadbd'), 'redis-server': pids('redis-server') };
+  const db = listening(port(process.env.CTLOG_BENCH_MYSQL, 3306));
+  const redis = listening(port(process.env.CTLOG_BENCH_REDIS, 6379));
+  return { mariadbd: db.length ? db : pids('mariadbd'), 'redis-server': redis.length ? redis : pids('redis-server') };
 }
 
 /** CPU seconds used between two points, per named process group; `self` is this process (all threads). */

@@ -38,6 +38,18 @@ export interface Sequenced {
   signature: Uint8Array;
   /** True when the identity was already logged and this is the stored entry's SCT. */
   duplicate: boolean;
+  /**
+   * SHA-256 of the SCT's signature input (RFC 6962 §3.2: version, type, timestamp, entry,
+   * extensions) exactly as the sequencer had it signed. The CTFE recomputes it from its own
+   * submission's entry and this answer's timestamp and extensions: equal digests bind the
+   * signature to this submission (docs/DESIGN.md "Every answer belongs to its submission").
+   */
+  signedDigest: Uint8Array;
+  /**
+   * Set by the CTFE's MicroBatcher: one object shared by every answer of one queue message,
+   * so that checks made once per message can be found by each answer. Never on the wire.
+   */
+  batch?: object;
 }
 
 export function identityKey(identity: Uint8Array): string {
@@ -75,14 +87,14 @@ export function decodeBatch(w: WireBatch): { subs: Submission[]; issuers: Issuer
 }
 
 export type WireResult =
-  | { ok: true; i: string; x: number; ts: number; e: string; sig: string; dup: boolean }
+  | { ok: true; i: string; x: number; ts: number; e: string; sig: string; dup: boolean; d: string }
   /** A per-batch failure; ra is the Retry-After seconds of a 429/503. */
   | { ok: false; status: number; reason: string; msg: string; ra?: number };
 
 export function encodeResult(r: Sequenced): WireResult {
-  return { ok: true, i: b64(r.identity), x: r.idx, ts: r.timestamp, e: b64(r.extensions), sig: b64(r.signature), dup: r.duplicate };
+  return { ok: true, i: b64(r.identity), x: r.idx, ts: r.timestamp, e: b64(r.extensions), sig: b64(r.signature), dup: r.duplicate, d: b64(r.signedDigest) };
 }
 
 export function decodeResult(w: Extract<WireResult, { ok: true }>): Sequenced {
-  return { identity: fromB64(w.i ?? ''), idx: w.x, timestamp: w.ts, extensions: fromB64(w.e), signature: fromB64(w.sig), duplicate: w.dup };
+  return { identity: fromB64(w.i ?? ''), idx: w.x, timestamp: w.ts, extensions: fromB64(w.e), signature: fromB64(w.sig), duplicate: w.dup, signedDigest: fromB64(w.d ?? '') };
 }

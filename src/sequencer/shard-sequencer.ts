@@ -18,7 +18,7 @@
 import { LRUCache } from 'lru-cache';
 import { edgeFromTiles, rightEdgeTiles, rootOfEdge, type RightEdge } from '../merkle/index.js';
 import type { LogSigner } from '../signing/index.js';
-import { encodeCtExtensions, type SignedEntry } from '../tls/index.js';
+import { encodeCtExtensions, sctSignedDigest, type SignedEntry } from '../tls/index.js';
 import { equal, hex } from '../util/bytes.js';
 import { CtError } from '../util/errors.js';
 import type { Issuer, Sequenced, Submission } from '../queue/submission.js';
@@ -397,7 +397,7 @@ export class ShardSequencer {
     const extensions = encodeCtExtensions({ leafIndex: idx });
     const entry: SignedEntry = sub.entry;
     const sct = await this.sign(() => this.signer.signSct(timestamp, entry, extensions));
-    return { identity: sub.identity, idx, timestamp, extensions, signature: sct.signature, duplicate };
+    return { identity: sub.identity, idx, timestamp, extensions, signature: sct.signature, duplicate, signedDigest: sctSignedDigest(timestamp, entry, extensions) };
   }
 
   /**

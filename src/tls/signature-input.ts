@@ -1,3 +1,4 @@
+import { hash } from 'node:crypto';
 import { TlsWriter } from './writer.js';
 import { timestampedEntrySize, writeTimestampedEntry, type SignedEntry } from './timestamped-entry.js';
 
@@ -14,6 +15,16 @@ export function sctSignatureInput(timestamp: number, entry: SignedEntry, extensi
   w.u8(0 /* signature_type = certificate_timestamp */, 'SCT.signature_type');
   writeTimestampedEntry(w, te);
   return w.finish();
+}
+
+/**
+ * SHA-256 of sctSignatureInput: what an SCT's ECDSA signature is computed over, up to the
+ * hash. The sequencer reports it with each SCT and the CTFE recomputes it from its own
+ * submission (docs/DESIGN.md "Every answer belongs to its submission").
+ */
+export function sctSignedDigest(timestamp: number, entry: SignedEntry, extensions: Uint8Array): Uint8Array {
+  const b = hash('sha256', sctSignatureInput(timestamp, entry, extensions), 'buffer');
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
 /** The fields of a signed tree head that its signature covers. */

@@ -50,11 +50,13 @@ const DEFAULT_MAX_CHAIN = 10;
 /**
  * Validates a submitted chain (leaf first) for add-chain ('x509') or add-pre-chain
  * ('precert') and builds its signed_entry. Throws CtError 400 with a bounded `reason`
- * and a message a CA engineer can act on, naming certificates as chain[i].
+ * and a message a CA engineer can act on, naming certificates as chain[i]. A certificate
+ * may come already parsed (the CTFE's cache of issuers it has seen in valid chains);
+ * parsed certificates are never modified.
  */
 export function validateChain(
   kind: 'x509' | 'precert',
-  chainDer: Uint8Array[],
+  chainDer: ReadonlyArray<Uint8Array | ParsedCert>,
   policy: ChainPolicy,
   keys: PublicKeyCache,
 ): ValidatedSubmission {
@@ -63,7 +65,7 @@ export function validateChain(
   if (chainDer.length > max) {
     throw badRequest('chain_too_long', `chain too long: ${chainDer.length} certificates, at most ${max}`);
   }
-  const certs = chainDer.map((d, i) => parseCertificate(d, `chain[${i}]`));
+  const certs = chainDer.map((d, i) => (d instanceof Uint8Array ? parseCertificate(d, `chain[${i}]`) : d));
   const seen = new Map<string, number>();
   for (let i = 0; i < certs.length; i++) {
     const fp = hex(certs[i]!.fingerprint);

@@ -116,7 +116,7 @@ describe('TLS to Redis (ACL user) and to MariaDB, for real', () => {
     const consumer = new BullSubmissionConsumer({ redisUrl: url, queueKey, prefix: 'tls' });
     const queue = new BullSubmissionQueue({ redisUrl: url, queueKey, prefix: 'tls', lingerMs: 1 });
     try {
-      await consumer.consume('s', async (subs) => subs.map((sub, i) => ({ identity: sub.identity, idx: i, timestamp: 1, extensions: new Uint8Array(), signature: new Uint8Array([1]), duplicate: false })));
+      await consumer.consume('s', async (subs) => subs.map((sub, i) => ({ identity: sub.identity, idx: i, timestamp: 1, extensions: new Uint8Array(), signature: new Uint8Array([1]), duplicate: false, signedDigest: new Uint8Array(32) })));
       const s = syntheticSubmission(2);
       const r = await queue.submit('s', s.sub, s.issuers, 10_000);
       assert.equal(r.idx, 0);

@@ -14,7 +14,7 @@ import { InProcessQueue } from '../../src/queue/in-process-queue.js';
 import type { SubmissionQueue } from '../../src/queue/queue.js';
 import type { Sequenced, Submission } from '../../src/queue/submission.js';
 import type { LogSigner } from '../../src/signing/index.js';
-import { encodeCtExtensions } from '../../src/tls/index.js';
+import { encodeCtExtensions, sctSignedDigest } from '../../src/tls/index.js';
 import { loadSigner } from '../../src/config/key-file.js';
 import { ShardSequencer } from '../../src/sequencer/shard-sequencer.js';
 import { createShard } from '../../src/storage/shard-init.js';
@@ -217,7 +217,7 @@ export function instantSequencer(signer: LogSigner, timestamp: number): (subs: S
       subs.map(async (s, i) => {
         const extensions = encodeCtExtensions({ leafIndex: i });
         const sct = await signer.signSct(timestamp, s.entry, extensions);
-        return { identity: s.identity, idx: i, timestamp: sct.timestamp, extensions, signature: sct.signature, duplicate: false };
+        return { identity: s.identity, idx: i, timestamp: sct.timestamp, extensions, signature: sct.signature, duplicate: false, signedDigest: sctSignedDigest(timestamp, s.entry, extensions) };
       }),
     );
 }

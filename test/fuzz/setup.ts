@@ -8,7 +8,7 @@ import type { ShardRuntime } from '../../src/http/shard-runtime.js';
 import { InProcessQueue } from '../../src/queue/in-process-queue.js';
 import type { Sequenced, Submission } from '../../src/queue/submission.js';
 import { createSigner, generateLogKey } from '../../src/signing/index.js';
-import { encodeCtExtensions } from '../../src/tls/index.js';
+import { encodeCtExtensions, sctSignedDigest } from '../../src/tls/index.js';
 import { createPrivateKey } from 'node:crypto';
 import { createReader } from '../../src/read/index.js';
 import { RootStore } from '../../src/x509/index.js';
@@ -54,7 +54,7 @@ export async function fuzzSetup(): Promise<FuzzSetup> {
       subs.map(async (s, i) => {
         const extensions = encodeCtExtensions({ leafIndex: i });
         const sct = await signer.signSct(now, s.entry, extensions);
-        return { identity: s.identity, idx: i, timestamp: sct.timestamp, extensions, signature: sct.signature, duplicate: false };
+        return { identity: s.identity, idx: i, timestamp: sct.timestamp, extensions, signature: sct.signature, duplicate: false, signedDigest: sctSignedDigest(now, s.entry, extensions) };
       }),
     );
   await queue.consume('f1', answer);

@@ -239,6 +239,7 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
         clock,
         rateLimit,
         trustedProxies,
+        verifyEverySct: config.verifyEverySct,
         admission: {
           load,
           shedLagMs: a.shedLagMs,

@@ -71,6 +71,12 @@ export interface LogConfig {
    * semi-synchronous replication, AFTER_SYNC); 503 + Retry-After while none does.
    */
   readonly requireReplicaAck: boolean;
+  /**
+   * The CTFE verifies the ECDSA signature of every SCT before answering, not only of one per
+   * queue message (docs/DESIGN.md "Every answer belongs to its submission"): one P-256
+   * verify per submission more, against a signer that corrupts single signatures.
+   */
+  readonly verifyEverySct: boolean;
   /** Where the file was read from. */
   readonly file: string;
 }
@@ -106,7 +112,7 @@ export interface HttpLimits {
   readonly keepAliveTimeoutMs: number;
 }
 
-const LOG_FIELDS = ['base_url', 'operator', 'rate_limit', 'read_rate_limit', 'trusted_proxies', 'admission', 'http', 'require_replica_ack'];
+const LOG_FIELDS = ['base_url', 'operator', 'rate_limit', 'read_rate_limit', 'trusted_proxies', 'admission', 'http', 'require_replica_ack', 'verify_every_sct'];
 const ADMISSION_DEFAULTS = { old_not_before_hours: 48, shed_lag_ms: 200, max_pending: 16384, max_queue_delay_ms: 1000, max_latency_ms: 250 } as const;
 const HTTP_DEFAULTS = { max_connections: 10000, headers_timeout_ms: 20000, request_timeout_ms: 30000, keep_alive_timeout_ms: 65000 } as const;
 
@@ -234,6 +240,8 @@ export function parseConfig(doc: unknown, ctx: { file: string; dataDir: string; 
   if (http.headersTimeoutMs > http.requestTimeoutMs) fail('log.http.headers_timeout_ms', `must not exceed request_timeout_ms (${http.requestTimeoutMs})`);
   const requireReplicaAck = log.require_replica_ack ?? false;
   if (typeof requireReplicaAck !== 'boolean') fail('log.require_replica_ack', 'must be true or false (true: SCTs only for commits a MariaDB replica acknowledged)');
+  const verifyEverySct = log.verify_every_sct ?? false;
+  if (typeof verifyEverySct !== 'boolean') fail('log.verify_every_sct', 'must be true or false (true: the CTFE verifies every SCT, one ECDSA verify per submission more)');
   try {
     const u = new URL(baseUrl);
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
@@ -368,6 +376,7 @@ export function parseConfig(doc: unknown, ctx: { file: string; dataDir: string; 
     admission,
     http,
     requireReplicaAck: requireReplicaAck as boolean,
+    verifyEverySct: verifyEverySct as boolean,
     file: ctx.file,
   });
 }

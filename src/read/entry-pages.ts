@@ -16,13 +16,13 @@ import { encodeX509ChainEntry } from '../tls/index.js';
 import type { IssuerCert } from './issuer-cache.js';
 import type { LeafRebuilders } from '../x509/index.js';
 
-/** The concatenation of ASCII strings, as one buffer (each written as is: no rope to flatten). */
-function asciiConcat(parts: string[]): Buffer {
+/** The concatenation of ASCII strings and ASCII bytes, as one buffer (no rope to flatten). */
+function asciiConcat(parts: Array<string | Buffer>): Buffer {
   let n = 0;
   for (const p of parts) n += p.length;
   const out = Buffer.allocUnsafe(n);
   let at = 0;
-  for (const p of parts) at += out.write(p, at, 'latin1');
+  for (const p of parts) at += typeof p === 'string' ? out.write(p, at, 'latin1') : p.copy(out, at);
   return out;
 }
 
@@ -36,20 +36,21 @@ function asciiConcat(parts: string[]): Buffer {
  */
 class ChainText {
   readonly #vector: Buffer;
-  readonly #b64: string[];
+  /** As ASCII bytes: copying bytes into a page is cheaper than writing a string. */
+  readonly #b64: Buffer[];
   constructor(readonly certs: IssuerCert[]) {
     const v = encodeX509ChainEntry(certs.map((c) => c.der));
     this.#vector = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-    this.#b64 = [0, 1, 2].map((skip) => this.#vector.toString('base64', skip));
+    this.#b64 = [0, 1, 2].map((skip) => Buffer.from(this.#vector.toString('base64', skip), 'latin1'));
   }
 
   /** base64 of the vector from byte `skip` (0-2) on. */
-  vectorB64(skip: number): string {
+  vectorB64(skip: number): Buffer {
     return this.#b64[skip]!;
   }
 
   /** base64 of a precert entry's PrecertChainEntry: its certificate, then this chain. */
-  precertB64(cert: Uint8Array): string[] {
+  precertB64(cert: Uint8Array): [string, Buffer] {
     const headLength = 3 + cert.byteLength;
     const skip = Math.min((3 - (headLength % 3)) % 3, this.#vector.length);
     const head = Buffer.allocUnsafe(headLength + skip);
@@ -117,7 +118,7 @@ export class EntryPages {
       // Built as text: base64 needs no JSON escaping, and this is several times faster
       // than JSON.stringify over objects. The pieces are copied into one buffer (ASCII, so
       // latin1 is a plain copy) rather than joined into one huge string first.
-      const parts: string[] = ['{"entries":['];
+      const parts: Array<string | Buffer> = ['{"entries":['];
       rows.forEach((e, i) => {
         const chain = chains[i]!;
         const r = rebuildWithChain(e, chain.certs, this.#rebuilders);

@@ -148,6 +148,11 @@ async function execute(trx: Knex.Transaction, sql: string, values: unknown[]): P
   await new Promise<void>((resolve, reject) => conn.execute(sql, values, (err) => (err ? reject(err) : resolve())));
 }
 
+/** knex.raw's rows: mysql2 answers [rows, fields], SQLite the rows alone. */
+function rawRows(result: unknown): Array<Record<string, unknown>> {
+  return (Array.isArray(result) && Array.isArray(result[0]) ? result[0] : result) as Array<Record<string, unknown>>;
+}
+
 export class LogStorage {
   readonly dialect: Dialect;
 
@@ -320,10 +325,9 @@ export class LogStorage {
   async findIndexesByLeafHashes(shardId: number, leafHashes: Uint8Array[]): Promise<Map<string, number>> {
     const out = new Map<string, number>();
     for (let i = 0; i < leafHashes.length; i += INSERT_CHUNK) {
-      const rows = await this.knex('entries')
-        .where('shard_id', shardId)
-        .whereIn('leaf_hash', leafHashes.slice(i, i + INSERT_CHUNK).map(buf))
-        .select('idx', 'leaf_hash');
+      const chunk = leafHashes.slice(i, i + INSERT_CHUNK).map(buf);
+      // Every get-proof-by-hash goes through here: plain SQL skips the query builder.
+      const rows = rawRows(await this.knex.raw(`SELECT idx, leaf_hash FROM entries WHERE shard_id = ? AND leaf_hash IN (${chunk.map(() => '?').join(',')})`, [shardId, ...chunk]));
       for (const r of rows) out.set(Buffer.from(r.leaf_hash as Uint8Array).toString('hex'), toIndex(r.idx, 'entries.idx'));
     }
     return out;

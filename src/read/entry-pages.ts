@@ -162,14 +162,20 @@ export class EntryPages {
    */
   async #chainsOf(rows: EntryRecord[]): Promise<ChainText[]> {
     const keys = rows.map((e) => e.chain.map(hex).join(''));
-    const out = keys.map((k) => this.#chains.get(k));
+    // The LRU is asked once per distinct chain of the page, not once per row.
+    const seen = new Map<string, ChainText | undefined>();
+    const out = keys.map((k) => {
+      if (!seen.has(k)) seen.set(k, this.#chains.get(k));
+      return seen.get(k);
+    });
     const missing = rows.filter((_, i) => out[i] === undefined);
     if (missing.length === 0) return out as ChainText[];
     const issuers = await this.issuers.getMany(missing.flatMap((r) => r.chain));
     return rows.map((e, i) => {
-      let c = out[i] ?? this.#chains.get(keys[i]!);
+      let c = out[i] ?? seen.get(keys[i]!);
       if (!c) {
         c = new ChainText(chainOf(e, issuers));
+        seen.set(keys[i]!, c);
         this.#chains.set(keys[i]!, c);
       }
       return c;

@@ -34,7 +34,7 @@ function asciiConcat(parts: Array<string | Buffer>): Buffer {
  * is topped up to a multiple of 3 with the first bytes of the vector, so the two base64
  * texts join with no padding in between.
  */
-class ChainText {
+export class ChainText {
   readonly #vector: Buffer;
   /** As ASCII bytes: copying bytes into a page is cheaper than writing a string. */
   readonly #b64: Buffer[];

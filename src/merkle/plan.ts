@@ -166,10 +166,16 @@ export function assemble(plan: ProofPlan, tiles: TileSource, cache?: TileHashCac
     }
     return tileSubtree(t.tile, c.s, c.j, t.memo);
   };
-  return plan.elements.map((el) => {
-    if (el.length === 0) return EMPTY_ROOT;
+  const fold = (el: NodeId[]): Uint8Array => {
     let h = hashOf(el[el.length - 1]!);
     for (let i = el.length - 2; i >= 0; i--) h = nodeHash(hashOf(el[i]!), h);
     return h;
+  };
+  return plan.elements.map((el) => {
+    if (el.length === 0) return EMPTY_ROOT;
+    if (el.length === 1 || !cache) return fold(el);
+    const first = el[0]!;
+    const last = el[el.length - 1]!;
+    return cache.fold(first.index * 2 ** first.level, (last.index + 1) * 2 ** last.level, () => fold(el));
   });
 }

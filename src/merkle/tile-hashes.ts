@@ -40,6 +40,23 @@ export function tileSubtree(tile: Uint8Array, s: number, j: number, memo?: TileM
  */
 export class TileHashCache {
   readonly #memos = new WeakMap<Uint8Array, TileMemo>();
+  readonly #folds = new Map<string, Uint8Array>();
+
+  /**
+   * MTH(D[begin:end]) for a range that is not one perfect subtree (a proof element on the
+   * right edge of a tree), computed by `compute` once: every proof at a tree size shares
+   * these, and they never change. Bounded: past 4,096 ranges the memo starts over.
+   */
+  fold(begin: number, end: number, compute: () => Uint8Array): Uint8Array {
+    const key = `${begin}-${end}`;
+    let h = this.#folds.get(key);
+    if (!h) {
+      h = compute();
+      if (this.#folds.size >= 4096) this.#folds.clear();
+      this.#folds.set(key, h);
+    }
+    return h;
+  }
 
   /** The memo for this tile buffer, created empty on first use. */
   memoFor(tile: Uint8Array): TileMemo {

@@ -11,21 +11,61 @@ import { notFound, unavailable } from '../util/errors.js';
 import { ByteLru } from './byte-lru.js';
 import type { IssuerCache } from './issuer-cache.js';
 import type { ShardReader } from './shard-reader.js';
-import { extraData, rebuildEntry, tileLeaf, type RebuiltEntry } from './stored-entry.js';
+import { chainOf, rebuildEntry, rebuildWithChain, tileLeaf } from './stored-entry.js';
+import { encodeX509ChainEntry } from '../tls/index.js';
+import type { IssuerCert } from './issuer-cache.js';
 import type { LeafRebuilders } from '../x509/index.js';
 
-/** head + parts joined by sep + tail, as one buffer; every string must be ASCII. */
-function asciiJoin(head: string, parts: string[], sep: string, tail: string): Buffer {
-  let n = head.length + tail.length + Math.max(0, parts.length - 1) * sep.length;
+/** The concatenation of ASCII strings and ASCII bytes, as one buffer (no rope to flatten). */
+function asciiConcat(parts: Array<string | Buffer>): Buffer {
+  let n = 0;
   for (const p of parts) n += p.length;
   const out = Buffer.allocUnsafe(n);
-  let at = out.write(head, 0, 'latin1');
-  parts.forEach((p, i) => {
-    if (i > 0) at += out.write(sep, at, 'latin1');
-    at += out.write(p, at, 'latin1');
-  });
-  out.write(tail, at, 'latin1');
+  let at = 0;
+  for (const p of parts) at += typeof p === 'string' ? out.write(p, at, 'latin1') : p.copy(out, at);
   return out;
+}
+
+/**
+ * One chain as pages use it: its certificates, and the base64 of its certificate_chain
+ * vector (RFC 6962 §4.6) from byte 0, 1 or 2 on. That vector is an x509 entry's whole
+ * extra_data and the tail of a precert's, and most of a page's bytes: with it encoded once
+ * per chain, an entry only encodes its own certificate. A precert's head (3 + DER bytes)
+ * is topped up to a multiple of 3 with the first bytes of the vector, so the two base64
+ * texts join with no padding in between.
+ */
+export class ChainText {
+  readonly #vector: Buffer;
+  /** As ASCII bytes: copying bytes into a page is cheaper than writing a string. */
+  readonly #b64: Buffer[];
+  constructor(readonly certs: IssuerCert[]) {
+    const v = encodeX509ChainEntry(certs.map((c) => c.der));
+    this.#vector = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+    this.#b64 = [0, 1, 2].map((skip) => Buffer.from(this.#vector.toString('base64', skip), 'latin1'));
+  }
+
+  /** base64 of the vector from byte `skip` (0-2) on. */
+  vectorB64(skip: number): Buffer {
+    return this.#b64[skip]!;
+  }
+
+  /** base64 of a precert entry's PrecertChainEntry: its certificate, then this chain. */
+  precertB64(cert: Uint8Array): [string, Buffer] {
+    const headLength = 3 + cert.byteLength;
+    const skip = Math.min((3 - (headLength % 3)) % 3, this.#vector.length);
+    const head = Buffer.allocUnsafe(headLength + skip);
+    head[0] = cert.byteLength >>> 16;
+    head[1] = (cert.byteLength >>> 8) & 0xff;
+    head[2] = cert.byteLength & 0xff;
+    head.set(cert, 3);
+    this.#vector.copy(head, headLength, 0, skip);
+    return [head.toString('base64'), this.vectorB64(skip)];
+  }
+
+  /** Bytes held: the vector, its three texts and (shared with the issuer cache) the DERs. */
+  get size(): number {
+    return 2 * this.#vector.length + this.#b64.reduce((n, s) => n + s.length, 0) + 200;
+  }
 }
 
 export interface EntryPagesOptions {
@@ -44,8 +84,8 @@ export interface EntryPagesOptions {
 export class EntryPages {
   readonly #pages: ByteLru<Buffer>;
   readonly #dataTiles: ByteLru<Buffer>;
-  /** base64 X509ChainEntry by chain (fingerprints in hex, concatenated). */
-  readonly #chains = new ByteLru<string>(16 * 1024 * 1024, (s) => s.length);
+  /** Chains by their fingerprints (hex, concatenated). */
+  readonly #chains = new ByteLru<ChainText>(32 * 1024 * 1024, (c) => c.size);
   readonly #inflight = new Map<string, Promise<Buffer>>();
   readonly #builds: LimitFunction;
   readonly #maxWaiting: number;
@@ -74,15 +114,21 @@ export class EntryPages {
     }
     return this.#shared(key, async () => {
       const rows = await shard.entries(start, end + 1);
-      const issuers = await this.issuers.getMany(rows.flatMap((r) => r.chain));
+      const chains = await this.#chainsOf(rows);
       // Built as text: base64 needs no JSON escaping, and this is several times faster
-      // than JSON.stringify over objects. Each entry's text is copied into one buffer
-      // (ASCII, so latin1 is a plain copy) rather than joined into one huge string first.
-      const parts = rows.map((e) => {
-        const r = rebuildEntry(e, issuers, this.#rebuilders);
-        return `{"leaf_input":"${b64(r.leaf)}","extra_data":"${this.#extraDataB64(e, r)}"}`;
+      // than JSON.stringify over objects. The pieces are copied into one buffer (ASCII, so
+      // latin1 is a plain copy) rather than joined into one huge string first.
+      const parts: Array<string | Buffer> = ['{"entries":['];
+      rows.forEach((e, i) => {
+        const chain = chains[i]!;
+        const r = rebuildWithChain(e, chain.certs, this.#rebuilders);
+        parts.push(i === 0 ? '{"leaf_input":"' : ',{"leaf_input":"', b64(r.leaf), '","extra_data":"');
+        if (e.entryType === 0) parts.push(chain.vectorB64(0));
+        else parts.push(...chain.precertB64(e.cert));
+        parts.push('"}');
       });
-      const body = asciiJoin('{"entries":[', parts, ',', ']}');
+      parts.push(']}');
+      const body = asciiConcat(parts);
       if (immutable) this.#pages.set(key, body);
       return body;
     });
@@ -111,18 +157,29 @@ export class EntryPages {
   }
 
   /**
-   * base64 extra_data. An x509 entry's extra_data is its chain alone, shared by every entry
-   * with that chain (and chains are few), so its base64 is kept: it is most of a page.
+   * The chain of each row. Chains are few: a page's rows share a handful, each looked up
+   * once, and issuers are fetched only for chains not seen before.
    */
-  #extraDataB64(e: EntryRecord, r: RebuiltEntry): string {
-    if (e.entryType !== 0) return b64(extraData(e, r));
-    const key = e.chain.map(hex).join('');
-    let s = this.#chains.get(key);
-    if (s === undefined) {
-      s = b64(extraData(e, r));
-      this.#chains.set(key, s);
-    }
-    return s;
+  async #chainsOf(rows: EntryRecord[]): Promise<ChainText[]> {
+    const keys = rows.map((e) => e.chain.map(hex).join(''));
+    // The LRU is asked once per distinct chain of the page, not once per row.
+    const seen = new Map<string, ChainText | undefined>();
+    const out = keys.map((k) => {
+      if (!seen.has(k)) seen.set(k, this.#chains.get(k));
+      return seen.get(k);
+    });
+    const missing = rows.filter((_, i) => out[i] === undefined);
+    if (missing.length === 0) return out as ChainText[];
+    const issuers = await this.issuers.getMany(missing.flatMap((r) => r.chain));
+    return rows.map((e, i) => {
+      let c = out[i] ?? seen.get(keys[i]!);
+      if (!c) {
+        c = new ChainText(chainOf(e, issuers));
+        seen.set(keys[i]!, c);
+        this.#chains.set(keys[i]!, c);
+      }
+      return c;
+    });
   }
 
   #shared(key: string, build: () => Promise<Buffer>): Promise<Buffer> {

@@ -9,7 +9,7 @@ import {
 } from '../tls/index.js';
 import { equal, hex } from '../util/bytes.js';
 import { CtError } from '../util/errors.js';
-import { LEAF_REBUILDERS, rebuildLeaf, type LeafRebuilders } from '../x509/index.js';
+import { LEAF_REBUILDERS, rebuildLeaf, rebuildLeafFast, type LeafRebuilders } from '../x509/index.js';
 import type { EntryRecord } from '../storage/log-storage.js';
 import type { IssuerCert } from './issuer-cache.js';
 
@@ -33,20 +33,35 @@ function corrupt(e: EntryRecord, what: string, cause?: unknown): CtError {
  * answer.
  */
 export function rebuildEntry(e: EntryRecord, issuers: Map<string, IssuerCert>, rebuilders: LeafRebuilders = LEAF_REBUILDERS): RebuiltEntry {
-  const chainCerts = e.chain.map((f) => {
+  return rebuildWithChain(e, chainOf(e, issuers), rebuilders);
+}
+
+/** The entry's chain certificates, leaf issuer first; a fingerprint not in `issuers` is a 500. */
+export function chainOf(e: EntryRecord, issuers: Map<string, IssuerCert>): IssuerCert[] {
+  return e.chain.map((f) => {
     const c = issuers.get(hex(f));
     if (!c) throw corrupt(e, `its chain cites issuer ${hex(f)}, which is not stored`);
     return c;
   });
+}
+
+/** rebuildEntry with the chain already looked up (chainOf). */
+export function rebuildWithChain(e: EntryRecord, chainCerts: readonly IssuerCert[], rebuilders: LeafRebuilders = LEAF_REBUILDERS): RebuiltEntry {
+  const chain = chainCerts.map((c) => c.der);
   let built: ReturnType<typeof rebuildLeaf>;
   try {
     // Only a precert's rebuild reads its issuers (parsed once per issuer, lazily).
-    built = rebuildLeaf(e, e.entryType === 1 ? chainCerts.slice(0, 2).map((c) => c.parsed) : [], rebuilders);
+    const parsed = e.entryType === 1 ? chainCerts.slice(0, 2).map((c) => c.parsed) : [];
+    // The shortcut is trusted only when it hashes to the stored leaf hash (the hash of the
+    // leaf the sequencer signed); otherwise the frozen version decides, and is checked too.
+    const fast = rebuildLeafFast(e, parsed, rebuilders);
+    if (fast && equal(fast.hash, e.leafHash)) return { te: fast.te, leaf: fast.leaf, chain };
+    built = rebuildLeaf(e, parsed, rebuilders);
   } catch (err) {
     throw corrupt(e, `couldn't rebuild its leaf: ${(err as Error).message}`, err);
   }
   if (!equal(built.hash, e.leafHash)) throw corrupt(e, 'the rebuilt leaf does not hash to the stored leaf hash');
-  return { te: built.te, leaf: built.leaf, chain: chainCerts.map((c) => c.der) };
+  return { te: built.te, leaf: built.leaf, chain };
 }
 
 /** RFC 6962 §4.6 extra_data: X509ChainEntry's chain, or the whole PrecertChainEntry. */

@@ -148,6 +148,11 @@ async function execute(trx: Knex.Transaction, sql: string, values: unknown[]): P
   await new Promise<void>((resolve, reject) => conn.execute(sql, values, (err) => (err ? reject(err) : resolve())));
 }
 
+/** knex.raw's rows: mysql2 answers [rows, fields], SQLite the rows alone. */
+function rawRows(result: unknown): Array<Record<string, unknown>> {
+  return (Array.isArray(result) && Array.isArray(result[0]) ? result[0] : result) as Array<Record<string, unknown>>;
+}
+
 export class LogStorage {
   readonly dialect: Dialect;
 
@@ -301,12 +306,10 @@ export class LogStorage {
 
   /** Entries [start, end) that exist, in index order. */
   async readEntries(shardId: number, start: number, end: number): Promise<EntryRecord[]> {
-    const rows = await this.knex('entries')
-      .where('shard_id', shardId)
-      .where('idx', '>=', start)
-      .where('idx', '<', end)
-      .orderBy('idx')
-      .select('idx', 'leaf_hash', 'identity', 'timestamp', 'entry_type', 'cert', 'chain', 'rebuild');
+    // Every get-entries page and data tile starts here: plain SQL skips the query builder.
+    const rows = rawRows(
+      await this.knex.raw('SELECT idx, leaf_hash, identity, timestamp, entry_type, cert, chain, rebuild FROM entries WHERE shard_id = ? AND idx >= ? AND idx < ? ORDER BY idx', [shardId, start, end]),
+    );
     return rows.map(rowToEntry);
   }
 
@@ -320,10 +323,9 @@ export class LogStorage {
   async findIndexesByLeafHashes(shardId: number, leafHashes: Uint8Array[]): Promise<Map<string, number>> {
     const out = new Map<string, number>();
     for (let i = 0; i < leafHashes.length; i += INSERT_CHUNK) {
-      const rows = await this.knex('entries')
-        .where('shard_id', shardId)
-        .whereIn('leaf_hash', leafHashes.slice(i, i + INSERT_CHUNK).map(buf))
-        .select('idx', 'leaf_hash');
+      const chunk = leafHashes.slice(i, i + INSERT_CHUNK).map(buf);
+      // Every get-proof-by-hash goes through here: plain SQL skips the query builder.
+      const rows = rawRows(await this.knex.raw(`SELECT idx, leaf_hash FROM entries WHERE shard_id = ? AND leaf_hash IN (${chunk.map(() => '?').join(',')})`, [shardId, ...chunk]));
       for (const r of rows) out.set(Buffer.from(r.leaf_hash as Uint8Array).toString('hex'), toIndex(r.idx, 'entries.idx'));
     }
     return out;

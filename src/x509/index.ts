@@ -6,7 +6,7 @@ export { PublicKeyCache, verifySignedBy, verifySignature, signatureScheme } from
 export { RootStore } from './roots.js';
 export { validateChain, type ChainPolicy, type ValidatedSubmission } from './chain.js';
 export { precertTbs, precertTbsV1, isPrecertSigningCert, type PrecertTbsFn } from './precert-tbs.js';
-export { LEAF_REBUILDERS, rebuildSignedEntry, rebuildLeaf, leafOf, type LeafRebuilders, type StoredLeaf } from './leaf-rebuild.js';
+export { LEAF_REBUILDERS, rebuildSignedEntry, rebuildLeaf, rebuildLeafFast, leafOf, type LeafRebuilders, type StoredLeaf } from './leaf-rebuild.js';
 export { identityHash } from './identity-hash.js';
 export { formatName } from './format-name.js';
 export * from './oids.js';

@@ -8,10 +8,15 @@
 //  - the sequencer rebuilds every new row with this module before it signs, and refuses an
 //    entry whose row does not rebuild to exactly the leaf it would sign;
 //  - the read path rebuilds with the entry's own version and checks the stored leaf hash.
+//    It takes a shortcut for version 1 (rebuildLeafFast: a DER walk instead of a full
+//    parse, the leaf written in one buffer), which the stored leaf hash check makes safe:
+//    a shortcut whose bytes differ from what was signed cannot hash to the signed leaf's
+//    hash, and the entry is then rebuilt the slow, frozen way.
+import { hash as digest } from 'node:crypto';
 import { leafHash } from '../merkle/index.js';
 import { encodeCtExtensions, encodeMerkleTreeLeaf, type SignedEntry, type TimestampedEntry } from '../tls/index.js';
 import { parseCertificate, type ParsedCert } from './certificate.js';
-import { precertTbsV1, type PrecertTbsFn } from './precert-tbs.js';
+import { derHead, precertTbsV1, precertTbsV1Pieces, type PrecertTbsFn } from './precert-tbs.js';
 
 export interface LeafRebuilders {
   /** The version new entries are logged with. */
@@ -66,4 +71,83 @@ export function leafOf(e: Pick<StoredLeaf, 'idx' | 'timestamp'>, entry: SignedEn
   const te: TimestampedEntry = { timestamp: e.timestamp, entry, extensions: encodeCtExtensions({ leafIndex: e.idx }) };
   const leaf = encodeMerkleTreeLeaf(te);
   return { te, leaf, hash: leafHash(leaf) };
+}
+
+/**
+ * rebuildLeaf's result for the common cases, built without a full certificate parse and
+ * written in one buffer: an x509 entry, or a precert entry whose version is the frozen
+ * precertTbsV1 itself (an injected or later version never takes this path). The result is
+ * not checked here; callers must compare `hash` with the stored leaf hash and fall back to
+ * rebuildLeaf on a mismatch. Undefined when there is no shortcut for this entry.
+ */
+export function rebuildLeafFast(
+  e: StoredLeaf,
+  chain: readonly ParsedCert[],
+  r: LeafRebuilders = LEAF_REBUILDERS,
+): { te: TimestampedEntry; leaf: Uint8Array; hash: Uint8Array } | undefined {
+  if (e.entryType === 0) {
+    const { buf, at } = leafBuffer(e, 3 + e.cert.length, 0);
+    writeU24(buf, at, e.cert.length);
+    buf.set(e.cert, at + 3);
+    return finish(e, buf, { type: 'x509', certificate: e.cert });
+  }
+  if (r.precert.get(e.rebuild) !== precertTbsV1 || chain.length === 0) return undefined;
+  const p = precertTbsV1Pieces(e.cert, chain[0]!, chain[1]);
+  if (!p) return undefined;
+  const seqHead = derHead(0x30 /* SEQUENCE */, p.contentLength);
+  const tbsLength = seqHead.length + p.contentLength;
+  const { buf, at } = leafBuffer(e, 32 + 3 + tbsLength, 1);
+  buf.set(p.issuerKeyHash, at);
+  writeU24(buf, at + 32, tbsLength);
+  let o = at + 35;
+  buf.set(seqHead, o);
+  o += seqHead.length;
+  for (const part of p.parts) {
+    buf.set(part, o);
+    o += part.length;
+  }
+  return finish(e, buf, { type: 'precert', issuerKeyHash: p.issuerKeyHash, tbsCertificate: new Uint8Array(buf.buffer, buf.byteOffset + at + 35, o - at - 35) });
+}
+
+// The leaf_index extension (static-ct-api): extension_type 0, uint16 length 5, uint40 index.
+const EXTENSIONS_LENGTH = 8;
+
+/**
+ * A buffer for 0x00 || MerkleTreeLeaf (the leaf-hash prefix first, so the leaf is hashed
+ * without a copy), its header and CtExtensions written, `at` where the signed_entry goes.
+ */
+function leafBuffer(e: Pick<StoredLeaf, 'idx' | 'timestamp'>, entryLength: number, entryType: 0 | 1): { buf: Buffer; at: number } {
+  const buf = Buffer.allocUnsafe(1 + 2 + 8 + 2 + entryLength + 2 + EXTENSIONS_LENGTH);
+  buf[0] = 0x00; // leaf hash prefix (RFC 6962 §2.1)
+  buf[1] = 0; // MerkleTreeLeaf.version v1
+  buf[2] = 0; // leaf_type timestamped_entry
+  buf.writeUInt32BE(Math.floor(e.timestamp / 2 ** 32), 3);
+  buf.writeUInt32BE(e.timestamp >>> 0, 7);
+  buf.writeUInt16BE(entryType, 11);
+  let o = 13 + entryLength;
+  buf.writeUInt16BE(EXTENSIONS_LENGTH, o);
+  buf[o + 2] = 0; // leaf_index
+  buf.writeUInt16BE(5, o + 3);
+  buf[o + 5] = Math.floor(e.idx / 2 ** 32);
+  buf.writeUInt32BE(e.idx >>> 0, o + 6);
+  o += 10;
+  if (o !== buf.length) throw new Error('leaf layout');
+  return { buf, at: 13 };
+}
+
+function writeU24(buf: Buffer, at: number, n: number): void {
+  if (n >= 2 ** 24) throw new Error(`a certificate of ${n} bytes does not fit an ASN.1Cert`);
+  buf[at] = n >>> 16;
+  buf[at + 1] = (n >>> 8) & 0xff;
+  buf[at + 2] = n & 0xff;
+}
+
+function finish(e: Pick<StoredLeaf, 'timestamp'>, buf: Buffer, entry: SignedEntry): { te: TimestampedEntry; leaf: Uint8Array; hash: Uint8Array } {
+  const leaf = new Uint8Array(buf.buffer, buf.byteOffset + 1, buf.length - 1);
+  const h = digest('sha256', buf, 'buffer');
+  return {
+    te: { timestamp: e.timestamp, entry, extensions: leaf.subarray(leaf.length - EXTENSIONS_LENGTH) },
+    leaf,
+    hash: new Uint8Array(h.buffer, h.byteOffset, h.byteLength),
+  };
 }

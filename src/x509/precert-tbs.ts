@@ -6,7 +6,7 @@
 // TBS minus its SCT list byte for byte.
 import { createHash } from 'node:crypto';
 import { badRequest } from '../util/errors.js';
-import { TAG_OCTET_STRING, TAG_SEQUENCE, encodeTlv, readTlv, tlvOf } from './der.js';
+import { TAG_OCTET_STRING, TAG_SEQUENCE, encodeLength, encodeTlv, readTlv, tlvOf } from './der.js';
 import { tbsLayout, type ParsedCert } from './certificate.js';
 import { formatName } from './format-name.js';
 import { OID_AUTHORITY_KEY_ID, OID_CT_POISON, OID_CT_PRECERT_SIGNING } from './oids.js';
@@ -111,4 +111,102 @@ function replaceExtnValue(extTlv: Uint8Array, value: Uint8Array): Uint8Array {
   const start = seq.valueStart;
   while (t.tag !== TAG_OCTET_STRING) t = readTlv(extTlv, t.end, seq.end);
   return encodeTlv(TAG_SEQUENCE, extTlv.subarray(start, t.start), encodeTlv(TAG_OCTET_STRING, value));
+}
+
+// DER of the two extnIDs the rebuild looks for: OBJECT IDENTIFIER tag, length, content.
+const POISON_OID_TLV = Uint8Array.of(0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04, 0x01, 0xd6, 0x79, 0x02, 0x04, 0x03);
+const AKI_OID_TLV = Uint8Array.of(0x06, 0x03, 0x55, 0x1d, 0x23);
+
+function startsWithAt(buf: Uint8Array, at: number, end: number, what: Uint8Array): boolean {
+  if (at + what.length > end) return false;
+  for (let i = 0; i < what.length; i++) if (buf[at + i] !== what[i]) return false;
+  return true;
+}
+
+/**
+ * Version 1's TBSCertificate as pieces: `tbs` is a SEQUENCE whose content is the
+ * concatenation of `parts` (`contentLength` bytes). Nothing is copied.
+ */
+export interface PrecertTbsPieces {
+  parts: Uint8Array[];
+  contentLength: number;
+  issuerKeyHash: Uint8Array;
+}
+
+/**
+ * precertTbsV1 for the read path, from the precertificate's DER with a DER walk instead of
+ * a full parse (which costs more than the rest of serving the entry). Meant for stored
+ * entries only, whose leaf hash is known: it does not validate the certificate, so its
+ * result is trusted only once it hashes to the stored leaf hash (src/read/stored-entry.ts
+ * falls back to the frozen version otherwise). Undefined whenever the DER is not the
+ * simple, well-formed shape this walk understands; the caller then uses precertTbsV1.
+ */
+export function precertTbsV1Pieces(der: Uint8Array, issuer: ParsedCert, finalIssuer?: ParsedCert): PrecertTbsPieces | undefined {
+  let tbsT;
+  let layout;
+  try {
+    const cert = readTlv(der, 0);
+    if (cert.tag !== TAG_SEQUENCE || cert.end !== der.length) return undefined;
+    tbsT = readTlv(der, cert.valueStart, cert.end);
+    if (tbsT.tag !== TAG_SEQUENCE) return undefined;
+    layout = tbsLayout(der.subarray(tbsT.start, tbsT.end));
+  } catch {
+    return undefined;
+  }
+  const tbs = der.subarray(tbsT.start, tbsT.end);
+  const wrapper = layout.extensions;
+  if (!wrapper) return undefined;
+  const psc = isPrecertSigningCert(issuer);
+  if (psc && !finalIssuer) return undefined;
+  const realIssuer = psc ? finalIssuer! : issuer;
+
+  // Extensions ::= SEQUENCE OF Extension, inside the [3] wrapper.
+  const exts: Uint8Array[] = [];
+  let extsLength = 0;
+  let poison = false;
+  try {
+    const seq = readTlv(tbs, wrapper.valueStart, wrapper.end);
+    if (seq.tag !== TAG_SEQUENCE || seq.end !== wrapper.end) return undefined;
+    for (let pos = seq.valueStart; pos < seq.end; ) {
+      const ext = readTlv(tbs, pos, seq.end);
+      if (ext.tag !== TAG_SEQUENCE) return undefined;
+      pos = ext.end;
+      let tlv = tbs.subarray(ext.start, ext.end);
+      if (startsWithAt(tbs, ext.valueStart, ext.end, POISON_OID_TLV)) {
+        if (poison) return undefined; // a duplicate: the full parse refuses it
+        poison = true;
+        continue;
+      }
+      if (psc && startsWithAt(tbs, ext.valueStart, ext.end, AKI_OID_TLV)) {
+        const pscAki = issuer.extensions.find((e) => e.oid === OID_AUTHORITY_KEY_ID);
+        if (!pscAki) return undefined;
+        tlv = replaceExtnValue(tlv, pscAki.value);
+      }
+      exts.push(tlv);
+      extsLength += tlv.length;
+    }
+  } catch {
+    return undefined;
+  }
+  if (!poison) return undefined;
+
+  const head = readTlv(tbs, 0);
+  const parts: Uint8Array[] = [tbs.subarray(head.valueStart, layout.issuer.start), psc ? realIssuer.subject : tlvOf(tbs, layout.issuer), tbs.subarray(layout.issuer.end, wrapper.start)];
+  if (exts.length > 0) {
+    const seqHead = derHead(TAG_SEQUENCE, extsLength);
+    parts.push(derHead(0xa3, seqHead.length + extsLength), seqHead, ...exts);
+  }
+  parts.push(tbs.subarray(wrapper.end));
+  let contentLength = 0;
+  for (const p of parts) contentLength += p.length;
+  return { parts, contentLength, issuerKeyHash: issuerKeyHash(realIssuer) };
+}
+
+/** Identifier and length octets of a DER element with `length` content octets. */
+export function derHead(tag: number, length: number): Uint8Array {
+  const l = encodeLength(length);
+  const out = new Uint8Array(1 + l.length);
+  out[0] = tag;
+  out.set(l, 1);
+  return out;
 }

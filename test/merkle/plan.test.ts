@@ -1,4 +1,4 @@
-// Plans, tile selection and assembly: shapes, errors and the interior-node cache.
+// Plans, tile selection and assembly: shapes, errors and the interior-node and range caches.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hex } from '../../src/util/bytes.js';
@@ -81,5 +81,14 @@ describe('assemble', () => {
       assert.deepEqual(assemble(planConsistency(i + 1, 70_000), store.source, cache).map(hex), ref.proof(i + 1, 70_000).map(hex));
     }
     assert.equal(hex(nodeHashFromTiles({ level: 5, index: 3 }, store.source, cache)), hex(ref.mth(96, 128)));
+  });
+  test('one cache across many tree sizes: right-edge ranges, memoised, still give the reference proofs', () => {
+    const cache = new TileHashCache();
+    for (const size of [70_000, 69_999, 65_537, 1_000, 70_000]) {
+      for (const i of [0, 300, Math.floor(size / 2), size - 1]) {
+        assert.deepEqual(assemble(planInclusion(i, size), store.source, cache).map(hex), ref.path(i, 0, size).map(hex), `${i} in ${size}`);
+        if (i > 0) assert.deepEqual(assemble(planConsistency(i, size), store.source, cache).map(hex), ref.proof(i, size).map(hex), `${i} -> ${size}`);
+      }
+    }
   });
 });

@@ -65,6 +65,7 @@ export async function runServer(roles: Role[], o: CommonOptions): Promise<void> 
     migrate: roles.length === 3 && !isWorker,
     workers,
     collectMetrics: channel?.collectMetrics,
+    readGroup: channel,
   });
   if (channel) channel.ready(banner(roles, running), running.metricsJson);
   else process.stdout.write(banner(roles, running));

@@ -59,6 +59,11 @@ export interface StartOptions {
   workers?: number;
   /** The /metrics text; none: this process's own registry (a worker asks its primary for the group's). */
   collectMetrics?: () => Promise<string>;
+  /** A worker's link to its group's other readers (src/bin/workers.ts WorkerChannel). */
+  readGroup?: {
+    announce(shard: string, size: number): Promise<void>;
+    onFloor(raise: (shard: string, size: number) => void): void;
+  };
 }
 
 export interface RunningLog {
@@ -257,7 +262,9 @@ export async function startLog(o: StartOptions): Promise<RunningLog> {
     let reader: Reader | undefined;
     if (o.roles.includes('read')) {
       const rateLimit = limiter(config.readRateLimit, 'rl-read', workers === 1);
-      reader = createReader({ storage, shards, metrics, log, clock, rateLimit, trustedProxies, meta: { baseUrl: config.baseUrl, operator: config.operator } });
+      reader = createReader({ storage, shards, metrics, log, clock, rateLimit, trustedProxies, meta: { baseUrl: config.baseUrl, operator: config.operator }, announce: o.readGroup?.announce });
+      const r = reader;
+      o.readGroup?.onFloor((shard, size) => r.raiseFloor(shard, size));
       handlers.push(reader.handle);
       drains.push(() => reader!.close());
     }

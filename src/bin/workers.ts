@@ -8,6 +8,10 @@
 //  - the sequencer: one per shard. The primary of `ctlog serve` runs it; the workers run the
 //    CTFE and the read server, and reach it through the Redis queue like separate processes.
 //  - the limits: kept in Redis (src/bin/start-log.ts), which every worker and replica shares.
+//  - what reads have served: a worker about to serve a larger tree head announces its size;
+//    the primary passes it to every other worker, which from then on serves no smaller
+//    tree, and only once they all acknowledged does the first one answer. A client whose
+//    connections land on different workers never sees tree_size go backwards.
 //  - /metrics: whichever worker is asked gets the group's from the primary, which gathers
 //    every worker's registry over IPC and sums them (prom-client's AggregatorRegistry).
 // The primary forwards SIGTERM to every worker, waits for them to drain, then stops its
@@ -20,6 +24,8 @@ import type { Metrics, MetricsJson } from '../metrics/metrics.js';
 
 /** How long the primary waits for one worker's metrics before scraping without them. */
 const SCRAPE_TIMEOUT_MS = 3000;
+/** How long a worker waits for the group to take a new tree size before it serves it anyway. */
+const FLOOR_TIMEOUT_MS = 1000;
 /** How long a stopping primary waits for its workers to drain before killing them. */
 const DRAIN_TIMEOUT_MS = 40_000;
 /** A worker that dies sooner than this after starting is restarted after a growing pause. */
@@ -31,7 +37,11 @@ type Message =
   | { ctlog: 'metrics?'; id: number }
   | { ctlog: 'metrics'; id: number; text?: string; error?: string }
   | { ctlog: 'metrics-json?'; id: number }
-  | { ctlog: 'metrics-json'; id: number; json: MetricsJson };
+  | { ctlog: 'metrics-json'; id: number; json: MetricsJson }
+  | { ctlog: 'served'; id: number; shard: string; size: number }
+  | { ctlog: 'served-ok'; id: number }
+  | { ctlog: 'floor'; id: number; shard: string; size: number }
+  | { ctlog: 'floor-ok'; id: number };
 
 const isMessage = (m: unknown): m is Message => typeof m === 'object' && m !== null && typeof (m as { ctlog?: unknown }).ctlog === 'string';
 
@@ -90,6 +100,7 @@ export function startPrimary(o: PrimaryOptions): Primary {
   const ready = new Set<Worker>();
   const startedAt = new Map<Worker, number>();
   const pending = new Pending<MetricsJson>();
+  const floors = new Pending<true>();
   let stopping: Promise<void> | undefined;
   let restartDelay = 0;
   let allReady!: () => void;
@@ -119,6 +130,14 @@ export function startPrimary(o: PrimaryOptions): Primary {
       }
     } else if (m.ctlog === 'metrics-json') {
       pending.answer(m.id, m.json);
+    } else if (m.ctlog === 'served') {
+      // A worker that does not take the floor in time is hung or dying: it answers nobody.
+      const others = [...ready].filter((o) => o !== w && o.isConnected());
+      void Promise.all(others.map((o) => floors.ask((id) => o.send({ ctlog: 'floor', id, shard: m.shard, size: m.size }), FLOOR_TIMEOUT_MS))).then(
+        () => w.isConnected() && w.send({ ctlog: 'served-ok', id: m.id }),
+      );
+    } else if (m.ctlog === 'floor-ok') {
+      floors.answer(m.id, true);
     } else if (m.ctlog === 'metrics?') {
       scrape().then(
         (text) => w.isConnected() && w.send({ ctlog: 'metrics', id: m.id, text }),
@@ -184,11 +203,34 @@ export function startPrimary(o: PrimaryOptions): Primary {
  * The worker's side: tells the primary it listens, answers its metrics requests, and
  * returns what a worker's /metrics serves (the whole group's, from the primary).
  */
-export function workerChannel(): { ready(banner: string, metricsJson: () => Promise<MetricsJson>): void; collectMetrics(): Promise<string> } {
+export interface WorkerChannel {
+  ready(banner: string, metricsJson: () => Promise<MetricsJson>): void;
+  collectMetrics(): Promise<string>;
+  /** Resolves once every other worker serves no tree of `shard` smaller than `size` (or after FLOOR_TIMEOUT_MS). */
+  announce(shard: string, size: number): Promise<void>;
+  /** Called when another worker announces a size (src/read/create-reader.ts raiseFloor). */
+  onFloor(raise: (shard: string, size: number) => void): void;
+}
+
+export function workerChannel(): WorkerChannel {
   const pending = new Pending<{ text?: string; error?: string }>();
+  const served = new Pending<true>();
   let metricsJson: (() => Promise<MetricsJson>) | undefined;
+  let raise: ((shard: string, size: number) => void) | undefined;
+  // Floors that arrive before the reader exists are kept and applied when it registers.
+  const early = new Map<string, number>();
   process.on('message', (m: unknown) => {
     if (!isMessage(m)) return;
+    if (m.ctlog === 'floor') {
+      if (raise) raise(m.shard, m.size);
+      else early.set(m.shard, Math.max(early.get(m.shard) ?? 0, m.size));
+      if (process.connected) process.send!({ ctlog: 'floor-ok', id: m.id });
+      return;
+    }
+    if (m.ctlog === 'served-ok') {
+      served.answer(m.id, true);
+      return;
+    }
     if (m.ctlog === 'metrics-json?' && metricsJson) {
       metricsJson().then(
         (json) => process.connected && process.send!({ ctlog: 'metrics-json', id: m.id, json }),
@@ -202,6 +244,15 @@ export function workerChannel(): { ready(banner: string, metricsJson: () => Prom
     ready(banner, json) {
       metricsJson = json;
       process.send!({ ctlog: 'ready', banner });
+    },
+    async announce(shard, size) {
+      if (!process.connected) return;
+      await served.ask((id) => process.send!({ ctlog: 'served', id, shard, size }), FLOOR_TIMEOUT_MS * 2);
+    },
+    onFloor(r) {
+      raise = r;
+      for (const [shard, size] of early) r(shard, size);
+      early.clear();
     },
     async collectMetrics() {
       const r = await pending.ask((id) => process.send!({ ctlog: 'metrics?', id }), SCRAPE_TIMEOUT_MS * 2);

@@ -68,6 +68,13 @@ export interface ReadDeps {
   rebuilders?: LeafRebuilders;
   /** For `<prefix>/log.v3.json`: the public base URL and the operator. */
   meta?: { baseUrl: string; operator: string };
+  /**
+   * The worker group this reader serves in (src/bin/workers.ts): before it serves a larger
+   * tree head than before, it announces the size, and resolves once every other worker has
+   * raised its floor (raiseFloor): a client whose connections land on different workers
+   * never sees the tree shrink.
+   */
+  announce?: (shard: string, treeSize: number) => Promise<void>;
 }
 
 export interface Reader {
@@ -87,6 +94,8 @@ export interface Reader {
   sources(): Record<string, 'database' | 'export'>;
   /** Drops the caches; later requests get 503. Idempotent. */
   close(): void;
+  /** Another worker of the group serves a tree of this size: serve none smaller from now on. */
+  raiseFloor(shard: string, treeSize: number): void;
   /**
    * Shards whose database is behind a tree head this server already served (a replica that
    * fell behind, or was swapped for one further behind): their reads answer 503 meanwhile,
@@ -154,7 +163,7 @@ export function createReader(deps: ReadDeps): Reader {
   const mounted: Mounted[] = deps.shards
     .map((rt) => ({
       prefix: rt.config.prefix,
-      reader: new ShardReader(rt, deps.storage, readerOpts),
+      reader: new ShardReader(rt, deps.storage, { ...readerOpts, announce: deps.announce && ((size: number) => deps.announce!(rt.config.name, size)) }),
       rootsJson: Buffer.from(`{"certificates":[${rt.roots.certs.map((r) => `"${b64(r.der)}"`).join(',')}]}`),
       ctx,
       source: 'database' as const,
@@ -236,6 +245,9 @@ export function createReader(deps: ReadDeps): Reader {
   const behind = () => mounted.flatMap((m) => (m.reader.behind === undefined ? [] : [{ shard: m.reader.rt.config.name, treeSize: m.reader.behind }]));
   return {
     handle,
+    raiseFloor(shardName, treeSize) {
+      mounted.find((x) => x.reader.rt.config.name === shardName)?.reader.raiseFloor(treeSize);
+    },
     serveFromExport(shardName, store) {
       const m = mounted.find((x) => x.reader.rt.config.name === shardName);
       if (!m) throw new Error(`no shard named ${shardName} is served here`);

@@ -18,6 +18,12 @@ export interface ShardReaderOptions {
   /** Bytes of hash tiles kept in memory for this shard. */
   tileCacheBytes: number;
   clock: () => number;
+  /**
+   * Tells the other processes serving this shard's reads (a worker group) that a head of
+   * this size is about to be served, and resolves once they will not serve a smaller one
+   * (src/bin/workers.ts). Without it, only this process's own answers are monotonic.
+   */
+  announce?: (treeSize: number) => Promise<void>;
 }
 
 export class ShardReader {
@@ -28,6 +34,10 @@ export class ShardReader {
   #headRead: Promise<TreeHead> | undefined;
   /** Set while the database is behind the largest head served: its tree size. */
   #behind: number | undefined;
+  /** The largest tree another process of the group has served (raiseFloor). */
+  #floor = 0;
+  /** The largest tree size announced to the group. */
+  #announced = 0;
   readonly #leaves: LeafIndexBatcher;
 
   constructor(
@@ -52,24 +62,41 @@ export class ShardReader {
    */
   async head(fresh = false): Promise<TreeHead> {
     const now = this.opts.clock();
-    if (!fresh && !this.#behind && this.#head && now - this.#head.at < this.opts.headTtlMs) return this.#head.head;
+    const cached = this.#head;
+    if (!fresh && !this.#behind && cached && now - cached.at < this.opts.headTtlMs && cached.head.treeSize >= this.#floor) return cached.head;
     this.#headRead ??= this.storage
       .currentHead(this.rt.id)
-      .then((h) => {
-        const served = this.#head?.head;
-        if (served && h.treeSize < served.treeSize) {
+      .then(async (first) => {
+        // A read that began before the group's floor was raised may return less: read again.
+        const h = first.treeSize < this.#floor ? await this.storage.currentHead(this.rt.id) : first;
+        const served = Math.max(this.#head?.head.treeSize ?? 0, this.#floor);
+        if (h.treeSize < served) {
           this.#behind = h.treeSize;
-          throw unavailable(503, 'replica_behind', `this read server's database holds ${h.treeSize} entries of shard ${this.rt.config.name}, fewer than the tree head of size ${served.treeSize} it already served; retry`, 1);
+          throw unavailable(503, 'replica_behind', `this read server's database holds ${h.treeSize} entries of shard ${this.rt.config.name}, fewer than the tree head of size ${served} it already served; retry`, 1);
         }
         this.#behind = undefined;
         // Concurrent reads may complete out of order: never step back to a smaller head.
-        if (!served || h.treeSize >= served.treeSize) this.#head = { head: h, at: now };
-        return this.#head!.head;
+        if (!this.#head || h.treeSize >= this.#head.head.treeSize) this.#head = { head: h, at: now };
+        const size = this.#head.head.treeSize;
+        if (this.opts.announce && size > this.#announced) {
+          await this.opts.announce(size);
+          this.#announced = Math.max(this.#announced, size);
+        }
+        return this.#head.head;
       })
       .finally(() => {
         this.#headRead = undefined;
       });
     return this.#headRead;
+  }
+
+  /**
+   * Another process of the group is about to serve a tree of this size: from now on this
+   * one serves no smaller tree (the next head() reads the database again if its cached
+   * head is smaller).
+   */
+  raiseFloor(treeSize: number): void {
+    if (treeSize > this.#floor) this.#floor = treeSize;
   }
 
   /** The database's tree size when it is behind a head already served (see head()); undefined otherwise. */

@@ -27,6 +27,20 @@ function postFresh(url: string, body: string): Promise<number> {
   });
 }
 
+/** get-sth over a connection of its own (so that successive calls land on different workers): its tree_size. */
+function sthFresh(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { agent: false, headers: { connection: 'close' } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve((JSON.parse(text) as { tree_size: number }).tree_size));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 /** The value of one sample line of a Prometheus text exposition, or undefined. */
 function sample(text: string, name: string): number | undefined {
   const m = new RegExp(`^${name.replace(/[{}"=]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text);
@@ -161,9 +175,17 @@ shards:
         return sth.tree_size >= 1 ? sth.tree_size : undefined;
       });
       assert.equal(size, 1);
+      // While the tree grows, a client whose every request lands on a worker of its own
+      // never sees tree_size go backwards (the workers share the largest head served).
+      const more = Promise.all([0, 1, 2, 3].map(async () => postFresh(`${serve.url}/now/ct/v1/add-chain`, await group.run(['demo-chain']))));
+      const seen: number[] = [];
+      for (let i = 0; i < 60; i++) seen.push(await sthFresh(`${serve.url}/now/ct/v1/get-sth`));
+      assert.deepEqual(await more, [200, 200, 200, 200]);
+      for (let i = 0; i < 20; i++) seen.push(await sthFresh(`${serve.url}/now/ct/v1/get-sth`));
+      for (let i = 1; i < seen.length; i++) assert.ok(seen[i]! >= seen[i - 1]!, `tree_size went from ${seen[i - 1]} to ${seen[i]}: ${seen.join(' ')}`);
       const text = await (await fetch(`${serve.url}/metrics`)).text();
-      assert.equal(sample(text, 'ctlog_sequenced_entries_total{shard="now",reason="new"}'), 1, "the primary's sequencer metrics are in the group's");
-      assert.equal(sample(text, 'ctlog_http_requests_total{shard="now",endpoint="add-chain",code="200"}'), 3);
+      assert.equal(sample(text, 'ctlog_sequenced_entries_total{shard="now",reason="new"}'), 5, "the primary's sequencer metrics are in the group's");
+      assert.equal(sample(text, 'ctlog_http_requests_total{shard="now",endpoint="add-chain",code="200"}'), 7);
       serve.proc.kill('SIGTERM');
       assert.equal(await serve.exited, 0);
     } finally {

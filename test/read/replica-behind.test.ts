@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { createReader, type Reader } from '../../src/read/index.js';
+import { ShardReader } from '../../src/read/shard-reader.js';
 import type { TreeHead } from '../../src/storage/log-storage.js';
 import { freshDb, type TestDb } from '../helpers/services.js';
 import { fillLog, type TestLog } from './fill-log.js';
@@ -57,4 +58,32 @@ test('a database behind the head already served: 503 + Retry-After everywhere, n
   const again = (await (await fetch(`${base}/ct/v1/get-sth`)).json()) as { tree_size: number };
   assert.equal(again.tree_size, now.treeSize);
   assert.deepEqual(reader.behind(), []);
+});
+
+test('a worker group: once one worker serves a head, the others serve no smaller one (src/bin/workers.ts)', async () => {
+  const now = await db.storage.currentHead(log.shard.id);
+  const older = (await db.storage.treeHeads(log.shard.id)).find((h) => h.treeSize > 0 && h.treeSize < now.treeSize)!;
+  const opts = { headTtlMs: 60_000, tileCacheBytes: 1 << 20, clock: () => Date.now() };
+  try {
+    await setHead(older);
+    const b = new ShardReader(log.rt, db.storage, opts);
+    assert.equal((await b.head()).treeSize, older.treeSize);
+    await setHead(now);
+    assert.equal((await b.head()).treeSize, older.treeSize, 'alone, a worker reuses its cached head for the TTL');
+    const announced: number[] = [];
+    const a = new ShardReader(log.rt, db.storage, {
+      ...opts,
+      announce: async (size) => {
+        announced.push(size);
+        b.raiseFloor(size);
+      },
+    });
+    assert.equal((await a.head(true)).treeSize, now.treeSize);
+    assert.deepEqual(announced, [now.treeSize], 'announced before it is served');
+    assert.equal((await b.head()).treeSize, now.treeSize, 'the other worker reads again instead of serving its smaller cached head');
+    await a.head(true);
+    assert.deepEqual(announced, [now.treeSize], 'once per new size');
+  } finally {
+    await setHead(now);
+  }
 });

@@ -1,6 +1,6 @@
 // `npm run bench -- read [entries=100000]`: fills a MariaDB shard through an in-process
 // ShardSequencer (the real commit path) with submissions validated from real generated chains, spawns one
-// `ctlog read` process and drives it from two client threads over keep-alive connections:
+// `ctlog read` process (CTLOG_BENCH_WORKERS=N: `--workers N`) and drives it from two client threads over keep-alive connections:
 // get-entries walked in pages of 256 (cold, then warm), and get-proof-by-hash for random
 // leaves at the current tree size. Reports the read process's CPU per phase.
 //
@@ -30,6 +30,8 @@ const N = Number(process.argv[2] ?? 100_000);
 const PAGE = 256;
 /** Client threads, and requests in flight per thread for each phase. */
 const CLIENTS = 2;
+/** `ctlog read --workers`: CTLOG_BENCH_WORKERS, else 1 (the command's own default). */
+const READ_WORKERS = Number(process.env.CTLOG_BENCH_WORKERS ?? 1);
 const ENTRIES_IN_FLIGHT = 4;
 const PROOFS_IN_FLIGHT = 32;
 const PROOFS = Math.min(30_000, Math.max(5_000, N));
@@ -182,7 +184,7 @@ try {
   const leafHashes: Uint8Array[] = [];
   for (let s = 0; s < size; s += 20_000) for (const e of await env.storage.readEntries(env.shard.id, s, Math.min(size, s + 20_000))) leafHashes.push(e.leafHash);
 
-  const reader = await env.spawnCtlog(['read']);
+  const reader = await env.spawnCtlog(['read', '--workers', String(READ_WORKERS)]);
   const base = `${reader.url}/bench/ct/v1`;
   const sth = (await (await fetch(`${base}/get-sth`)).json()) as { tree_size: number };
   if (sth.tree_size !== size) throw new Error(`ctlog read serves tree size ${sth.tree_size}, the database holds ${size}`);
@@ -250,7 +252,7 @@ try {
     await pool.end();
   }
   rows.push({ figure: 'non-200 answers', value: bad, unit: 'requests', target: 0, goal: 'max' });
-  const ok = printTable(`read: one \`ctlog read\` process over MariaDB, ${size.toLocaleString('en-US')} entries, ${CLIENTS} client threads (shared 2-core box)`, rows);
+  const ok = printTable(`read: \`ctlog read --workers ${READ_WORKERS}\` over MariaDB, ${size.toLocaleString('en-US')} entries, ${CLIENTS} client threads (shared 2-core box)`, rows);
   printTable('read: CPU per phase (MariaDB/Redis figures include any other tenant\'s load)', cpuRows);
   process.exitCode = ok ? 0 : 1;
 } finally {

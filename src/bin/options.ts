@@ -118,12 +118,12 @@ function workerCount(v: string): number {
 }
 
 /** --workers: the serving commands that run the CTFE, on every core. */
-export function addWorkersOption(cmd: Command): Command {
+export function addWorkersOption(
+  cmd: Command,
+  help = 'processes serving the port, one per core (default: the number of cores, os.availableParallelism(); in a container set it to the CPU limit); the embedded default runs one',
+): Command {
   return cmd.addOption(
-    new Option(
-      '--workers <n>',
-      'processes serving the port, one per core (default: the number of cores, os.availableParallelism(); in a container set it to the CPU limit); the embedded default runs one',
-    )
+    new Option('--workers <n>', help)
       .env('CTLOG_WORKERS')
       .argParser(workerCount),
   );

@@ -12,12 +12,13 @@ import { startLog, type Role, type RunningLog } from './start-log.js';
 import { isWorker, startPrimary, workerChannel } from './workers.js';
 
 /**
- * How many processes serve: --workers, else one per core. The embedded default is one
+ * How many processes serve: --workers, else one per core (`ctlog read`: one). The embedded default is one
  * process: its queue lives in that process's memory and SQLite has one writer, so workers
  * would have to forward every submission to it over IPC, paying about what they would save.
  */
 export function workerCount(roles: Role[], o: CommonOptions): number {
-  if (!roles.includes('ctfe')) return 1;
+  // A read server alone runs one process unless asked: each worker keeps caches of its own.
+  if (!roles.includes('ctfe')) return roles.includes('read') ? (o.workers ?? 1) : 1;
   const embedded = !o.database || !o.redis;
   if (embedded) {
     if (o.workers !== undefined && o.workers > 1) {

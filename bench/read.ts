@@ -23,7 +23,7 @@ import { HeadWitness } from '../src/storage/head-witness.js';
 import { mysqlConnection } from '../src/storage/mysql-url.js';
 import { b64 } from '../src/util/bytes.js';
 import { benchEnv, progress } from './_harness.js';
-import { CpuWatch, prepareWorkers, servicePids, type ClosedLoopResult, type GeneratedSubmissions } from './_load.js';
+import { CpuWatch, prepareWorkers, servicePids, withDescendants, type ClosedLoopResult, type GeneratedSubmissions } from './_load.js';
 import { percentile, printTable, type Row } from './table.js';
 
 const N = Number(process.argv[2] ?? 100_000);
@@ -188,7 +188,8 @@ try {
   const base = `${reader.url}/bench/ct/v1`;
   const sth = (await (await fetch(`${base}/get-sth`)).json()) as { tree_size: number };
   if (sth.tree_size !== size) throw new Error(`ctlog read serves tree size ${sth.tree_size}, the database holds ${size}`);
-  const watch = new CpuWatch({ 'ctlog read': [reader.child.pid!], ...servicePids() });
+  // The read process with its workers (--workers), counted as one.
+  const watch = new CpuWatch({ 'ctlog read': withDescendants(reader.child.pid!), ...servicePids() });
 
   const pages: string[] = [];
   for (let s = 0; s < size; s += PAGE) pages.push(`/bench/ct/v1/get-entries?start=${s}&end=${Math.min(size, s + PAGE) - 1}`);

@@ -149,11 +149,17 @@ const chains = await check.chains(subs);
 const rows: EntryRecord[] = subs.map((sub, i) => ({
   idx: i, leafHash: new Uint8Array(), identity: sub.identity, timestamp: now, entryType: sub.entry.type === 'x509' ? 0 : 1, cert: sub.cert, chain: sub.chain, rebuild: check.version,
 }));
-const hashes = subs.map((sub, i) => leafHash(encodeMerkleTreeLeaf({ timestamp: now, entry: sub.entry, extensions: encodeCtExtensions({ leafIndex: i }) })));
-const leafCheck = perEntry(5, () => {
-  for (const sub of subs) if (check.refusal(sub, chains)) throw new Error('refused');
-  check.verify(rows, hashes, chains);
+// The tree's leaf hashes are computed by the check (leafHash(), once per entry, from the
+// row's rebuilt entry), which verify() then recognises; the hashing is the tree's own cost,
+// so it is timed apart and taken off.
+const treeHashes = perEntry(5, () => {
+  subs.forEach((sub, i) => (sink ^= leafHash(encodeMerkleTreeLeaf({ timestamp: now, entry: sub.entry, extensions: encodeCtExtensions({ leafIndex: i }) }))[0]!));
 });
+const leafCheckWithHashes = perEntry(5, () => {
+  for (const sub of subs) if (check.refusal(sub, chains)) throw new Error('refused');
+  check.verify(rows, subs.map((sub, i) => check.leafHash(sub, i, now)), chains);
+});
+const leafCheck = () => leafCheckWithHashes() - treeHashes();
 
 // The limit (a) sets: a P-256 ECDSA signature check, the cheapest verification (a) adds.
 const kp = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });

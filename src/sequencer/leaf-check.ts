@@ -8,6 +8,10 @@
 //    batch it is pooled into;
 //  - after, per batch: each row rebuilds to the very leaf hash that goes into the tree. This
 //    cannot fail unless encoding itself is broken; the batch then fails and nothing commits.
+//    The tree's leaf hash of an accepted entry is computed here (leafHash()), by the read
+//    path's leafOf from the signed_entry its row rebuilt to, which refusal() showed byte-equal
+//    to the signed one: the row's leaf is then the tree's by construction, and verify() knows
+//    that hash object and need not hash the same bytes a second time.
 import type { Issuer, Submission } from '../queue/submission.js';
 import type { EntryRecord, LogStorage } from '../storage/log-storage.js';
 import { equal, hex } from '../util/bytes.js';
@@ -27,8 +31,14 @@ export interface LeafCheckOptions {
 
 export class LeafCheck {
   private readonly parsed = new Map<string, ParsedCert>();
-  /** signed_entry rebuilt from each accepted row by refusal(), by identity, for verify() of the same attempt. */
-  private readonly rebuiltRows = new Map<string, SignedEntry>();
+  /**
+   * signed_entry rebuilt from each accepted row by refusal(), by the submission's identity
+   * (the object, not its bytes: no hex per entry, and a row whose identity is another object
+   * is simply rebuilt again), for leafHash() and verify() of the same attempt.
+   */
+  private readonly rebuiltRows = new Map<Uint8Array, SignedEntry>();
+  /** Leaf hashes leafHash() computed from rebuiltRows this attempt, by identity object. */
+  private readonly hashed = new Map<Uint8Array, { idx: number; timestamp: number; hash: Uint8Array }>();
   private readonly rebuilders: LeafRebuilders;
   private readonly maxIssuers: number;
 
@@ -60,6 +70,7 @@ export class LeafCheck {
   /** Every chain certificate the precert submissions cite, parsed; missing ones are read from the database. */
   async chains(subs: readonly Submission[]): Promise<Map<string, ParsedCert>> {
     this.rebuiltRows.clear(); // a new commit attempt
+    this.hashed.clear();
     const out = new Map<string, ParsedCert>();
     const missing = new Map<string, Uint8Array>();
     for (const s of subs) {
@@ -96,16 +107,33 @@ export class LeafCheck {
     }
     if (!sameEntry(rebuilt, sub.entry)) return notReproducible(`its stored form rebuilds to a different ${sub.entry.type === 'x509' ? 'certificate' : 'precertificate TBS or issuer key hash'} than the one to be signed`);
     if (!equal(identityHash(rebuilt), sub.identity)) return notReproducible('its dedup identity is not the identity of its entry');
-    this.rebuiltRows.set(hex(sub.identity), rebuilt);
+    this.rebuiltRows.set(sub.identity, rebuilt);
     return undefined;
+  }
+
+  /**
+   * The leaf hash that goes into the tree for `sub` at (idx, timestamp): the read path's
+   * leafOf over the signed_entry refusal() rebuilt from its row, which is byte-equal to the
+   * entry whose SCT is signed. A submission refusal() did not pass is hashed from its
+   * submitted entry, and verify() then rebuilds its row in full.
+   */
+  leafHash(sub: Submission, idx: number, timestamp: number): Uint8Array {
+    const rebuilt = this.rebuiltRows.get(sub.identity);
+    const { hash } = leafOf({ idx, timestamp }, rebuilt ?? sub.entry);
+    if (rebuilt) this.hashed.set(sub.identity, { idx, timestamp, hash });
+    return hash;
   }
 
   /** Throws unless every new row rebuilds to the leaf hash that goes into the tree (hashes[i] for entries[i]). */
   verify(entries: readonly EntryRecord[], hashes: readonly Uint8Array[], chains: Map<string, ParsedCert>): void {
     entries.forEach((e, i) => {
+      // The very hash object leafHash() returned for this row's rebuild at this index and
+      // time: the read path's leaf of this row, hashed once.
+      const memo = this.hashed.get(e.identity);
+      if (memo && memo.hash === hashes[i] && memo.idx === e.idx && memo.timestamp === e.timestamp) return;
       // The row's signed_entry as refusal() rebuilt it from the same fields (or rebuilt now):
       // the read path's rebuildLeaf is exactly rebuildSignedEntry followed by leafOf.
-      let entry = this.rebuiltRows.get(hex(e.identity));
+      let entry = this.rebuiltRows.get(e.identity);
       if (!entry) {
         const chain = e.entryType === 1 ? e.chain.slice(0, 2).map((f) => chains.get(hex(f))).filter((c) => c !== undefined) : [];
         entry = rebuildSignedEntry(e, chain, this.rebuilders);
@@ -114,6 +142,7 @@ export class LeafCheck {
       if (!equal(hash, hashes[i]!)) throw new Error(`entry ${e.idx}: the stored row rebuilds to leaf hash ${hex(hash)}, the signed leaf hashes to ${hex(hashes[i]!)}`);
     });
     this.rebuiltRows.clear();
+    this.hashed.clear();
   }
 }
 

@@ -41,20 +41,35 @@ export interface SequencedBatch {
   assigned: Map<string, Placement>;
 }
 
+export interface SequenceOptions {
+  /** hex(pool[i].identity), when the caller has them already. */
+  keys?: readonly string[];
+  /**
+   * The leaf hash of a new entry (the leaf check's, which hashes the row's rebuilt entry).
+   * @defaultValue the hash of its MerkleTreeLeaf over the submitted entry
+   */
+  leafHash?: (sub: Submission, idx: number, timestamp: number) => Uint8Array;
+}
+
+const submittedLeafHash = (sub: Submission, idx: number, timestamp: number): Uint8Array =>
+  leafHash(encodeMerkleTreeLeaf({ timestamp, entry: sub.entry, extensions: encodeCtExtensions({ leafIndex: idx }) }));
+
 /**
  * Sequences a pool on top of `state`. `known` holds the placements of identities already in
  * the tree (recent commits and a database lookup), by hex identity. `rebuild` is the leaf
  * rebuild version the new entries are logged with (src/x509/leaf-rebuild.ts).
  */
-export function sequenceBatch(state: TreeState, pool: readonly Submission[], known: ReadonlyMap<string, Placement>, now: number, rebuild: number): SequencedBatch {
+export function sequenceBatch(state: TreeState, pool: readonly Submission[], known: ReadonlyMap<string, Placement>, now: number, rebuild: number, opts: SequenceOptions = {}): SequencedBatch {
+  const hashOf = opts.leafHash ?? submittedLeafHash;
   const timestamp = Math.max(now, state.head.timestamp + 1, state.minTimestamp + 1);
   const size0 = state.head.treeSize;
   const assigned = new Map<string, Placement>();
   const entries: EntryRecord[] = [];
   const hashes: Uint8Array[] = [];
   const answers: SequencedBatch['answers'] = [];
-  for (const sub of pool) {
-    const k = hex(sub.identity);
+  for (let i = 0; i < pool.length; i++) {
+    const sub = pool[i]!;
+    const k = opts.keys?.[i] ?? hex(sub.identity);
     const before = known.get(k);
     if (before) {
       answers.push({ ...before, duplicate: true });
@@ -66,8 +81,7 @@ export function sequenceBatch(state: TreeState, pool: readonly Submission[], kno
       continue;
     }
     const idx = size0 + entries.length;
-    const extensions = encodeCtExtensions({ leafIndex: idx });
-    const h = leafHash(encodeMerkleTreeLeaf({ timestamp, entry: sub.entry, extensions }));
+    const h = hashOf(sub, idx, timestamp);
     hashes.push(h);
     entries.push({ idx, leafHash: h, identity: sub.identity, timestamp, entryType: sub.entry.type === 'x509' ? 0 : 1, cert: sub.cert, chain: sub.chain, rebuild });
     const p = { idx, timestamp };

@@ -80,6 +80,8 @@ export interface SequencerOptions {
 
 interface Waiter {
   sub: Submission;
+  /** hex(sub.identity), computed once: the pool's maps are keyed by it. */
+  key: string;
   resolve: (r: Sequenced) => void;
   reject: (e: unknown) => void;
 }
@@ -184,7 +186,7 @@ export class ShardSequencer {
     const ps = subs.map(
       (sub) =>
         new Promise<Sequenced>((resolve, reject) => {
-          this.pool.push({ sub, resolve, reject });
+          this.pool.push({ sub, key: hex(sub.identity), resolve, reject });
         }),
     );
     if (this.pool.length >= this.opts.poolSize) void this.kick();
@@ -294,7 +296,7 @@ export class ShardSequencer {
     const known = new Map<string, Placement>();
     const unknown: Uint8Array[] = [];
     for (const w of batch) {
-      const k = hex(w.sub.identity);
+      const k = w.key;
       if (known.has(k)) continue;
       const r = this.recent.get(k);
       if (r) known.set(k, r);
@@ -311,16 +313,16 @@ export class ShardSequencer {
 
     // The trust guard (leaf-check.ts): a new entry whose row would not rebuild to the entry
     // to be signed is refused alone, before it gets an index.
-    const fresh = batch.filter((w) => !known.has(hex(w.sub.identity)));
+    const fresh = batch.filter((w) => !known.has(w.key));
     const chains = await this.leafCheck.chains(fresh.map((w) => w.sub));
     const refused = new Map<string, CtError>();
     for (const w of fresh) {
-      const k = hex(w.sub.identity);
+      const k = w.key;
       if (refused.has(k)) continue;
       const no = this.leafCheck.refusal(w.sub, chains);
       if (no) refused.set(k, no);
     }
-    const accepted = refused.size ? batch.filter((w) => !refused.has(hex(w.sub.identity))) : batch;
+    const accepted = refused.size ? batch.filter((w) => !refused.has(w.key)) : batch;
 
     // 2. The pure step: indexes, leaves, tiles and the new head (sequence-batch.ts).
     const size0 = this.head.treeSize;
@@ -330,6 +332,9 @@ export class ShardSequencer {
       known,
       this.opts.clock(),
       this.leafCheck.version,
+      // Each new leaf is hashed once, from its row's rebuilt entry (leaf-check.ts), and verify()
+      // below recognises those hashes instead of hashing the same bytes again.
+      { keys: accepted.map((w) => w.key), leafHash: (sub, idx, timestamp) => this.leafCheck.leafHash(sub, idx, timestamp) },
     );
     // What is stored must serve what is signed: a row that does not rebuild fails the batch.
     this.leafCheck.verify(next.entries, next.entries.map((e) => e.leafHash), chains);
@@ -359,7 +364,7 @@ export class ShardSequencer {
     // Refused submissions are answered now (no SCT); the accepted ones in answer(), whose
     // answers follow `accepted`: the batch in order, without the refused.
     for (const w of batch) {
-      const no = refused.size ? refused.get(hex(w.sub.identity)) : undefined;
+      const no = refused.size ? refused.get(w.key) : undefined;
       if (no) {
         w.reject(no);
         this.opts.onEntryRefused?.({ shard: this.shard.name, err: no });

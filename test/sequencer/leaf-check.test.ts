@@ -9,12 +9,13 @@ import { loadSigner } from '../../src/config/key-file.js';
 import { extraData, rebuildEntry, tileLeaf } from '../../src/read/stored-entry.js';
 import { IssuerCert } from '../../src/read/issuer-cache.js';
 import { createReader } from '../../src/read/index.js';
+import { LeafCheck } from '../../src/sequencer/leaf-check.js';
 import { ShardSequencer } from '../../src/sequencer/shard-sequencer.js';
 import type { EntryRecord, ShardRecord } from '../../src/storage/log-storage.js';
 import { createShard } from '../../src/storage/shard-init.js';
 import { hex } from '../../src/util/bytes.js';
 import { badRequest, type CtError } from '../../src/util/errors.js';
-import { LEAF_REBUILDERS, RootStore, precertTbsV1, type LeafRebuilders, type PrecertTbsFn } from '../../src/x509/index.js';
+import { LEAF_REBUILDERS, RootStore, leafOf, precertTbsV1, type LeafRebuilders, type PrecertTbsFn } from '../../src/x509/index.js';
 import { shardConfig } from '../read/fill-log.js';
 import { BACKENDS, freshDb, testWitness, writeKey, type TestDb } from '../helpers/services.js';
 import { ISSUERS, syntheticSubmission, verifyWholeTree } from '../helpers/synthetic.js';
@@ -148,6 +149,33 @@ for (const backend of BACKENDS) {
     test('a stored row with a rebuild version this code does not know is a 500 naming it, never a wrong leaf', async () => {
       const [row] = await db.storage.readEntries(shard.id, 0, 1);
       assert.throws(() => served({ ...row!, entryType: 1, rebuild: 9 }), (e: CtError) => e.status === 500 && /unknown rebuild version 9/.test(e.message));
+    });
+
+    test('the commit-time check takes a tree leaf hash unhashed only when it is the one leafHash() gave for that row', async () => {
+      const subs = [0, 1, 2, 3].map((i) => syntheticSubmission(i).sub);
+      const check = new LeafCheck(db.storage);
+      check.learn(ISSUERS);
+      const ts = Date.now();
+      const rowsAt = (base: number): EntryRecord[] =>
+        subs.map((sub, i) => ({ idx: base + i, leafHash: new Uint8Array(), identity: sub.identity, timestamp: ts, entryType: sub.entry.type === 'x509' ? 0 : 1, cert: sub.cert, chain: sub.chain, rebuild: check.version }));
+      const attempt = async (base: number): Promise<{ chains: Awaited<ReturnType<LeafCheck['chains']>>; hashes: Uint8Array[] }> => {
+        const chains = await check.chains(subs);
+        for (const sub of subs) assert.equal(check.refusal(sub, chains), undefined);
+        return { chains, hashes: subs.map((sub, i) => check.leafHash(sub, base + i, ts)) };
+      };
+      // The hashes leafHash() gave are the read path's leaves of the rows.
+      let a = await attempt(0);
+      assert.deepEqual(a.hashes.map(hex), rowsAt(0).map((r, i) => hex(leafOf(r, subs[i]!.entry).hash)));
+      check.verify(rowsAt(0), a.hashes, a.chains);
+      // Byte-equal copies are not the same objects: checked in full, and they pass.
+      a = await attempt(0);
+      check.verify(rowsAt(0), a.hashes.map((h) => h.slice()), a.chains);
+      // Two leaves swapped: each is a hash leafHash() gave, but not for that row.
+      a = await attempt(0);
+      assert.throws(() => check.verify(rowsAt(0), [a.hashes[1]!, a.hashes[0]!, ...a.hashes.slice(2)], a.chains), /rebuilds to leaf hash/);
+      // The rows placed elsewhere than the hashes were computed for.
+      a = await attempt(0);
+      assert.throws(() => check.verify(rowsAt(10), a.hashes, a.chains), /rebuilds to leaf hash/);
     });
   });
 }

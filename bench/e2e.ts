@@ -274,6 +274,7 @@ try {
   log(`e2e: checked ${verified.length.toLocaleString('en-US')} SCTs against ${head.treeSize.toLocaleString('en-US')} stored entries in ${((performance.now() - t) / 1000).toFixed(1)} s`);
   for (const p of problems.slice(0, 10)) log(`e2e: NOT INCLUDED: ${p}`);
 
+  const refusals = await refusalsByCause(ctfe.url);
   const rows: Row[] = [
     { figure: 'throughput (successful SCTs / s, until the last answer)', value: ok / wall, unit: 'SCTs/s', target: 2300, goal: 'min' },
     { figure: 'offered load', value: RATE, unit: 'req/s' },
@@ -282,6 +283,7 @@ try {
     { figure: 'SCT latency max', value: okLatency.reduce((a, b) => Math.max(a, b), 0), unit: 'ms' },
     { figure: 'submissions answered 200', value: ok, unit: 'requests' },
     ...[...codes].filter(([c]) => c !== 200).map(([c, n]) => ({ figure: c === 0 ? 'errors: transport / client timeout' : `errors: HTTP ${c}`, value: n, unit: 'requests', target: 0, goal: 'max' as const })),
+    ...[...refusals].map(([cause, n]) => ({ figure: `  refused by the ctfe: ${cause} (ctlog_refused_total)`, value: n, unit: 'requests' })),
     { figure: `every SCT included (${verified.length.toLocaleString('en-US')} checked): ${allIncluded ? 'yes' : 'NO'}`, value: allIncluded ? 1 : 0, unit: 'yes=1', target: 1, goal: 'min' },
     { figure: 'tree size at the end', value: head.treeSize, unit: 'entries' },
     { figure: 'mean add-pre-chain body', value: meanBody, unit: 'bytes' },
@@ -354,4 +356,16 @@ try {
   process.exitCode = pass && cpuPass && kneePass ? 0 : 1;
 } finally {
   await env.cleanup();
+}
+
+/** The ctfe's refusals so far by cause, summed over shards and endpoints (its /metrics). */
+async function refusalsByCause(base: string): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  try {
+    const text = await (await fetch(`${base}/metrics`)).text();
+    for (const m of text.matchAll(/^ctlog_refused_total\{[^}]*reason="([^"]+)"[^}]*\} (\S+)$/gm)) out.set(m[1]!, (out.get(m[1]!) ?? 0) + Number(m[2]));
+  } catch (err) {
+    log(`e2e: couldn't read the ctfe's refusals from /metrics: ${(err as Error).message}`);
+  }
+  return out;
 }

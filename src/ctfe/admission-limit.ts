@@ -9,6 +9,13 @@
 // submission takes less than allowed, so the cap (allowed / taken x the submissions in
 // flight) sits above the load and grows with it, by that factor every window.
 //
+// The rate is the best window of the last `memoryMs`, not a running mean: answers come in
+// the sequencer's batches, and a pause of a batch or two (a slow commit, a GC) empties a
+// window while submissions keep arriving. A mean then halved the cap exactly when the count
+// in flight rose, and refused at 60 % of capacity (bench/e2e.ts knee steps). A log that
+// really slows down is still followed within memoryMs, and the queue-delay check
+// (max_queue_delay_ms) refuses meanwhile.
+//
 // Without it the front end admitted everything it could read: a burst of 5x capacity
 // queued inside it, and a normal client waited 13 s behind the burst (bench/overload.ts).
 
@@ -25,6 +32,8 @@ export interface AdmissionLimitOptions {
   max?: number;
   /** How often the cap follows the answer rate, ms. @defaultValue 100 */
   windowMs?: number;
+  /** The cap follows the best window of this long, ms. @defaultValue 2000 */
+  memoryMs?: number;
   /** ms clock. @defaultValue performance.now */
   now?: () => number;
 }
@@ -39,8 +48,9 @@ export class AdmissionLimit {
   #limit: number;
   #answered = 0;
   #windowStart: number;
-  /** Answers per ms, smoothed over windows. */
-  #rate = 0;
+  /** Answers per ms of the last windows, newest last (at most memoryMs / windowMs of them). */
+  readonly #rates: number[] = [];
+  readonly #keep: number;
 
   constructor(o: AdmissionLimitOptions) {
     if (!(o.latencyMs > 0)) throw new RangeError(`latencyMs must be > 0, got ${o.latencyMs}`);
@@ -49,6 +59,7 @@ export class AdmissionLimit {
     this.#max = o.max ?? 16384;
     if (!(this.#min >= 1 && this.#max >= this.#min)) throw new RangeError(`need 1 <= min <= max, got ${this.#min}, ${this.#max}`);
     this.#windowMs = o.windowMs ?? 100;
+    this.#keep = Math.max(1, Math.ceil((o.memoryMs ?? 2000) / this.#windowMs));
     this.#now = o.now ?? (() => performance.now());
     this.#limit = this.#min;
     this.#windowStart = this.#now();
@@ -89,11 +100,13 @@ export class AdmissionLimit {
     const now = this.#now();
     const elapsed = now - this.#windowStart;
     if (elapsed < this.#windowMs) return;
-    // Half of each new window: a change of pace shows within a few windows, one odd window
-    // (a GC pause, a slow batch) moves the cap by half.
-    const rate = this.#answered / elapsed;
-    this.#rate = this.#rate * 0.5 + rate * 0.5;
-    this.#limit = Math.min(this.#max, Math.max(this.#min, Math.ceil(this.#rate * this.#latencyMs)));
+    // A long gap (an idle front end) counts as that many empty windows.
+    const windows = Math.min(this.#keep, Math.floor(elapsed / this.#windowMs));
+    this.#rates.push(this.#answered / elapsed);
+    for (let i = 1; i < windows; i++) this.#rates.push(0);
+    if (this.#rates.length > this.#keep) this.#rates.splice(0, this.#rates.length - this.#keep);
+    const best = Math.max(...this.#rates);
+    this.#limit = Math.min(this.#max, Math.max(this.#min, Math.ceil(best * this.#latencyMs)));
     this.#answered = 0;
     this.#windowStart = now;
   }

@@ -28,7 +28,7 @@ type Row = { Variable_name: string; Value: string };
 
 async function status(knex: Knex): Promise<Map<string, string>> {
   const [rows] = (await knex.raw(
-    "SHOW GLOBAL STATUS WHERE Variable_name IN ('Rpl_semi_sync_master_status', 'Rpl_semi_sync_master_clients', 'Rpl_semi_sync_master_no_tx')",
+    "SHOW GLOBAL STATUS WHERE Variable_name IN ('Rpl_semi_sync_master_status', 'Rpl_semi_sync_master_clients', 'Rpl_semi_sync_master_no_tx', 'Uptime')",
   )) as [Row[]];
   return new Map(rows.map((r) => [r.Variable_name.toLowerCase(), String(r.Value)]));
 }
@@ -56,16 +56,35 @@ export async function semiSyncAck(knex: Knex): Promise<ReplicaAck> {
   // Rpl_semi_sync_master_no_tx counts commits that returned without an acknowledgement. If
   // it grew since the last check, a commit (perhaps this batch's) went out unacknowledged,
   // whatever the status says now: refuse, and the retry is answered on a fresh count.
-  let noTx = Number((await status(knex)).get('rpl_semi_sync_master_no_tx') ?? 0);
+  const first = await status(knex);
+  let noTx = Number(first.get('rpl_semi_sync_master_no_tx') ?? 0);
+  let uptime = { s: Number(first.get('uptime') ?? 0), at: Date.now() };
+  // The counters and the status start afresh when MariaDB starts: a commit made without an
+  // acknowledgement before that (by this process or an earlier one) is not counted, and the
+  // status reads ON although the replica may not hold it yet. So at start, and after a
+  // restart of the primary, a probe row is rewritten first: its acknowledged COMMIT means a
+  // replica holds everything before it (it receives the binary log in order).
+  let probe = true;
   return {
     async confirm() {
       let s: Map<string, string>;
       try {
+        if (probe) await knex('replication_probe').insert({ id: 1, at: Date.now() }).onConflict('id').merge();
         s = await status(knex);
       } catch (err) {
         throw new CtError(503, 'replica_unknown', "couldn't ask the database whether a replica acknowledged the batch; retry", { cause: err, retryAfter: 1 });
       }
       const nowNoTx = Number(s.get('rpl_semi_sync_master_no_tx') ?? 0);
+      const nowUptime = { s: Number(s.get('uptime') ?? 0), at: Date.now() };
+      // Restarted: up for less time than has passed since the last look (2 s of slack for
+      // rounding), or its count of unacknowledged commits went down.
+      const restarted = nowUptime.s + 2 < uptime.s + (nowUptime.at - uptime.at) / 1000 || nowNoTx < noTx;
+      uptime = nowUptime;
+      if (restarted) {
+        noTx = nowNoTx;
+        probe = true;
+        throw new CtError(503, 'no_replica_ack', 'the database restarted: the log issues no SCT until a replica is known to hold every earlier commit; retry', { retryAfter: 1 });
+      }
       if (nowNoTx > noTx) {
         noTx = nowNoTx;
         throw new CtError(503, 'no_replica_ack', 'a commit went out without a replica acknowledging it: the log issues no SCT that only one machine holds; retry', { retryAfter: 5 });
@@ -75,6 +94,7 @@ export async function semiSyncAck(knex: Knex): Promise<ReplicaAck> {
       if (s.get('rpl_semi_sync_master_status') !== 'ON' || !(Number(s.get('rpl_semi_sync_master_clients')) >= 1)) {
         throw new CtError(503, 'no_replica_ack', 'no database replica acknowledges writes right now: the log issues no SCT that only one machine holds; retry', { retryAfter: 5 });
       }
+      probe = false;
     },
   };
 }

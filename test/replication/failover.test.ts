@@ -250,3 +250,56 @@ describe('the negative: asynchronous replication, a lagging replica', () => {
     }
   });
 });
+
+test('after a restart of the primary, no SCT is released until a replica is known to hold every earlier commit (the probe row)', { timeout: 180_000 }, async () => {
+  const set = await replicatedSet(1, 500);
+  let storage: LogStorage | undefined;
+  try {
+    const { primary } = set;
+    const replica = set.replicas[0]!;
+    // The replica reconnects within a second of the restart, not the default 60 s.
+    replica.sql('STOP SLAVE; CHANGE MASTER TO MASTER_CONNECT_RETRY=1; START SLAVE;');
+    await primary.waitForReplicas(1);
+    storage = await openLog(primary);
+    const ack = await semiSyncAck(storage.knex);
+    // Connection errors right after a restart are their own 503 (replica_unknown): ask again.
+    const confirm = async (): Promise<CtError | undefined> => {
+      for (;;) {
+        try {
+          await ack.confirm();
+          return undefined;
+        } catch (err) {
+          if ((err as CtError).reason !== 'replica_unknown') return err as CtError;
+          await sleep(200);
+        }
+      }
+    };
+    assert.equal(await confirm(), undefined, 'at start: the probe row is written and acknowledged');
+    const probeAt = async () => {
+      await replica.stopReceiving();
+      const at = Number(replica.sql(`SELECT at FROM ${DB}.replication_probe WHERE id = 1`).trim());
+      replica.sql('START SLAVE;');
+      return at;
+    };
+    const before = await probeAt();
+    assert.ok(before > 0, 'the probe reached the replica');
+    // A restart is told by Uptime, in whole seconds: let the server be up a few first.
+    await sleep(4000);
+    await primary.stop();
+    await primary.start();
+    // MariaDB's semi-sync counters start afresh and its status reads ON: not trusted.
+    const first = await confirm();
+    assert.equal(first?.reason, 'no_replica_ack');
+    assert.match(first!.message, /restarted/);
+    let last: CtError | undefined = first;
+    for (let i = 0; i < 100 && last; i++) {
+      await sleep(300);
+      last = await confirm();
+    }
+    assert.equal(last, undefined, `back once the replica acknowledged the probe: ${last?.message}`);
+    assert.ok((await probeAt()) > before, 'the probe was written again after the restart and the replica holds it');
+  } finally {
+    await storage?.knex.destroy();
+    await set.close();
+  }
+});

@@ -40,9 +40,12 @@ fi
 # token directory; nothing is started).
 softhsm_ok() { command -v softhsm2-util >/dev/null 2>&1 && ls /usr/lib/softhsm/libsofthsm2.so /usr/lib/*/softhsm/libsofthsm2.so >/dev/null 2>&1; }
 softhsm_ok || install_pkgs softhsm2
+# nginx: the load balancer in front of several read servers (test/read/load-balancer.test.ts).
+command -v nginx >/dev/null 2>&1 || install_pkgs nginx-light
 
 ok=0
 mariadb_up || { ok=1; echo "ensure-services: MariaDB does not answer on $MYSQL_HOST:3306 as root with an empty password. Install it (apt-get install mariadb-server) and start it: start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql" >&2; }
 redis_up || { ok=1; echo "ensure-services: Redis does not answer on 127.0.0.1:$REDIS_PORT. Install it (apt-get install redis-server) and start it: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save \"\" --appendonly no" >&2; }
 softhsm_ok || { ok=1; echo "ensure-services: SoftHSM2 is not installed (softhsm2-util, libsofthsm2.so). Install it: apt-get update && apt-get install -y softhsm2" >&2; }
+command -v nginx >/dev/null 2>&1 || { ok=1; echo "ensure-services: nginx is not installed. Install it: apt-get update && apt-get install -y nginx-light" >&2; }
 exit $ok

@@ -12,8 +12,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { promoteReplica } from '../../src/cli/promote-replica.js';
+import type { ShardRuntime } from '../../src/http/shard-runtime.js';
+import { createReader } from '../../src/read/index.js';
+import { RootStore } from '../../src/x509/index.js';
 import { parseConfig, type LogConfig } from '../../src/config/config.js';
 import { loadSigner } from '../../src/config/key-file.js';
 import { leafHash } from '../../src/merkle/index.js';
@@ -134,6 +139,69 @@ describe('semi-synchronous acknowledgement', () => {
       assert.ok(again.every((r) => r.duplicate), 'the entries committed while no replica acknowledged are the ones answered');
       assert.equal(await verifyWholeTree(storage, shard), 25);
     } finally {
+      await seq.stop();
+    }
+  });
+});
+
+describe('a read server on a replica', () => {
+  let set: Awaited<ReturnType<typeof replicatedSet>>;
+  let storage: LogStorage;
+  let onReplica: LogStorage;
+  let host: Host;
+  let shard: ShardRecord;
+  before(async () => {
+    set = await replicatedSet(1, 2000);
+    storage = await openLog(set.primary);
+    host = sequencerHost();
+    shard = await createShard(storage, 'repl', host.signer, Date.now());
+    onReplica = new LogStorage(openDatabase({ url: set.replicas[0]!.url(DB), dataDir: '/tmp' }));
+  });
+  after(async () => {
+    await onReplica?.knex.destroy();
+    await storage?.knex.destroy();
+    await set?.close();
+  });
+
+  test('serves only what its replica holds: retryable 503s beyond it, never a smaller tree, and the rest once it catches up', async () => {
+    const seq = await sequencerOn(storage, host, shard, true);
+    const rt: ShardRuntime = { config: host.config.shards[0]!, id: shard.id, logId: shard.logId, publicKey: shard.publicKey, roots: RootStore.fromCerts([]), origin: 'test/repl' };
+    const reader = createReader({ storage: onReplica, shards: [rt], clock: Date.now, headTtlMs: 0 });
+    const server = createServer((req, res) => void reader.handle(req, res));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}${rt.config.prefix}/ct/v1`;
+    const sthSize = async () => {
+      const body = (await (await fetch(`${base}/get-sth`)).json()) as { tree_size?: number; error?: string };
+      if (body.tree_size === undefined) throw new Error(`get-sth: ${JSON.stringify(body)}`);
+      return body.tree_size;
+    };
+    const until = async (size: number) => {
+      // The replica may not have applied the shard's creation yet either.
+      for (let i = 0; i < 150 && (await sthSize().catch(() => -1)) < size; i++) await sleep(100);
+      assert.equal(await sthSize(), size);
+    };
+    try {
+      await seq.add(Array.from({ length: 10 }, () => syntheticSubmission(n++).sub), ISSUERS);
+      await until(10);
+      // The replica keeps receiving (and acknowledging) but stops applying: the log goes on
+      // and this read server's database stays at 10 entries.
+      set.replicas[0]!.sql('STOP SLAVE SQL_THREAD');
+      const later = Array.from({ length: 10 }, () => syntheticSubmission(n++).sub);
+      const answered = await seq.add(later, []);
+      assert.equal(answered.length, 10, 'SCTs: the replica received the batch');
+      assert.equal(await sthSize(), 10, 'an STH of what the replica holds, not of the log');
+      for (const path of ['/get-entries?start=10&end=14', '/get-sth-consistency?first=10&second=20', `/get-proof-by-hash?tree_size=20&hash=${encodeURIComponent(Buffer.alloc(32, 7).toString('base64'))}`]) {
+        const r = await fetch(base + path);
+        assert.equal(r.status, 503, `${path}: ${await r.text()}`);
+        assert.equal(r.headers.get('retry-after'), '1', path);
+      }
+      set.replicas[0]!.sql('START SLAVE SQL_THREAD');
+      await until(20);
+      const page = (await (await fetch(`${base}/get-entries?start=10&end=19`)).json()) as { entries: unknown[] };
+      assert.equal(page.entries.length, 10, 'the entries, once the replica applied them');
+    } finally {
+      reader.close();
+      await new Promise((r) => server.close(r));
       await seq.stop();
     }
   });

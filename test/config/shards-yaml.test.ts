@@ -68,6 +68,7 @@ describe('shards.yaml', () => {
     { scenario: 'headers timeout above request timeout', doc: { log: { http: { headers_timeout_ms: 40000 } }, shards: [shard] }, message: /log\.http\.headers_timeout_ms: must not exceed request_timeout_ms/ },
     { scenario: 'max_connections zero', doc: { log: { http: { max_connections: 0 } }, shards: [shard] }, message: /log\.http\.max_connections: must be an integer/ },
     { scenario: 'verify_every_sct not a boolean', doc: { log: { verify_every_sct: 'yes' }, shards: [shard] }, message: /log\.verify_every_sct: must be true or false/ },
+    { scenario: 'require_replica_ack not a boolean', doc: { log: { require_replica_ack: 1 }, shards: [shard] }, message: /log\.require_replica_ack: must be true or false/ },
     { scenario: 'rate limit not positive', doc: { log: { rate_limit: { per_second: 0 } }, shards: [shard] }, message: /log\.rate_limit\.per_second: must be a positive number/ },
     { scenario: 'rate limit burst below one request', doc: { log: { rate_limit: { per_second: 0.5 } }, shards: [shard] }, message: /log\.rate_limit\.burst: must be at least 1/ },
     { scenario: 'two shards share a key (same log id)', doc: { defaults: { key: 'keys/log.pem' }, shards: [shard, { ...shard, name: 'y', prefix: '/y' }] }, message: /duplicate key "\/var\/lib\/ctlog\/keys\/log\.pem"/ },

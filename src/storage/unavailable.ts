@@ -1,7 +1,10 @@
 // Which database errors mean "the database is away or overloaded right now" (answer 503 and
 // let the client retry) rather than "this is a bug" (500). Connection, pool and lock-wait
-// failures pass; a retry after a MariaDB restart or failover succeeds.
+// failures pass; a retry after a MariaDB restart or failover succeeds. So do a missing
+// database or table: a replica that has not yet applied the schema, or a database being
+// restored (the error is logged for the operator; the client is told to retry).
 const TRANSIENT_CODES = new Set([
+  'ER_NO_SUCH_TABLE', 'ER_BAD_DB_ERROR',
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND',
   'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'ER_CON_COUNT_ERROR', 'ER_SERVER_SHUTDOWN',
   'ER_LOCK_WAIT_TIMEOUT', 'ER_LOCK_DEADLOCK', 'ER_QUERY_INTERRUPTED', 'SQLITE_BUSY', 'SQLITE_LOCKED',

@@ -442,3 +442,11 @@ if (!isMainThread && workerData && typeof (workerData as Job).job === 'string') 
   // Let the message flush, then end even if keep-alive sockets linger.
   setTimeout(() => process.exit(0), 50).unref();
 }
+
+/** A ctfe's refusals so far by cause, summed over shards and endpoints (its /metrics: the whole worker group's). */
+export async function refusalsByCause(base: string): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  const text = await (await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+  for (const m of text.matchAll(/^ctlog_refused_total\{[^}]*reason="([^"]+)"[^}]*\} (\S+)$/gm)) out.set(m[1]!, (out.get(m[1]!) ?? 0) + Number(m[2]));
+  return out;
+}

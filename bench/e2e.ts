@@ -26,7 +26,7 @@ import { encodeCtExtensions, encodeMerkleTreeLeaf, sctSignatureInput } from '../
 import { equal } from '../src/util/bytes.js';
 import { PublicKeyCache, RootStore, identityHash, signatureScheme, validateChain } from '../src/x509/index.js';
 import { benchEnv } from './_harness.js';
-import { CpuWatch, nowMs, prepareWorkers, runWorker, servicePids, withDescendants, type OpenLoopResult, type Progress, type VerifiedSct } from './_load.js';
+import { CpuWatch, nowMs, prepareWorkers, refusalsByCause, runWorker, servicePids, withDescendants, type OpenLoopResult, type Progress, type VerifiedSct } from './_load.js';
 import { percentile, printTable, type Row } from './table.js';
 
 // Throughput counted until the last answer is always a little under the offered rate (the
@@ -274,7 +274,7 @@ try {
   log(`e2e: checked ${verified.length.toLocaleString('en-US')} SCTs against ${head.treeSize.toLocaleString('en-US')} stored entries in ${((performance.now() - t) / 1000).toFixed(1)} s`);
   for (const p of problems.slice(0, 10)) log(`e2e: NOT INCLUDED: ${p}`);
 
-  const refusals = await refusalsByCause(ctfe.url);
+  const refusals = await refusalsByCause(ctfe.url).catch((err: Error) => (log(`e2e: couldn't read the ctfe's refusals from /metrics: ${err.message}`), new Map<string, number>()));
   const rows: Row[] = [
     { figure: 'throughput (successful SCTs / s, until the last answer)', value: ok / wall, unit: 'SCTs/s', target: 2300, goal: 'min' },
     { figure: 'offered load', value: RATE, unit: 'req/s' },
@@ -356,16 +356,4 @@ try {
   process.exitCode = pass && cpuPass && kneePass ? 0 : 1;
 } finally {
   await env.cleanup();
-}
-
-/** The ctfe's refusals so far by cause, summed over shards and endpoints (its /metrics). */
-async function refusalsByCause(base: string): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
-  try {
-    const text = await (await fetch(`${base}/metrics`)).text();
-    for (const m of text.matchAll(/^ctlog_refused_total\{[^}]*reason="([^"]+)"[^}]*\} (\S+)$/gm)) out.set(m[1]!, (out.get(m[1]!) ?? 0) + Number(m[2]));
-  } catch (err) {
-    log(`e2e: couldn't read the ctfe's refusals from /metrics: ${(err as Error).message}`);
-  }
-  return out;
 }

@@ -25,7 +25,7 @@ import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { loadIssuer, makeIntermediate } from '../src/cli/cert-factory.js';
 import { benchEnv } from './_harness.js';
-import { CpuWatch, nowMs, prepareWorkers, runWorker, servicePids, type OpenLoopResult } from './_load.js';
+import { CpuWatch, nowMs, prepareWorkers, refusalsByCause, runWorker, servicePids, withDescendants, type OpenLoopResult } from './_load.js';
 import { percentile, printTable, type Row } from './table.js';
 
 const FACTOR = Number(process.argv[2] ?? 5);
@@ -147,15 +147,6 @@ async function capacity(url: URL, bodies: string[]): Promise<{ perSecond: number
   return { perSecond: best, used, steps };
 }
 
-/** A process and its children (the workers of a ctfe). */
-function processGroup(pid: number): number[] {
-  try {
-    return [pid, ...readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)];
-  } catch {
-    return [pid];
-  }
-}
-
 /** The summed V8 heap in use of a process group, from its /metrics (MiB); NaN if it does not answer. */
 async function heapUsedMiB(base: string): Promise<number> {
   try {
@@ -181,7 +172,7 @@ try {
   const seq = await env.spawnCtlog(['sequencer']);
   const ctfe = await env.spawnCtlog(['ctfe', ...(WORKERS ? ['--workers', WORKERS] : [])]);
   const url = new URL(`${ctfe.url}/bench/ct/v1/add-pre-chain`);
-  const groups = { ctfe: processGroup(ctfe.child.pid!), sequencer: [seq.child.pid!] };
+  const groups = { ctfe: withDescendants(ctfe.child.pid!), sequencer: [seq.child.pid!] };
   const urls = { ctfe: ctfe.url, sequencer: seq.url };
   const workerCount = groups.ctfe.length > 1 ? groups.ctfe.length - 1 : 1;
   const rss = (k: keyof typeof groups) => groups[k].reduce((a, p) => a + rssMiB(p), 0);
@@ -233,8 +224,7 @@ try {
   await new Promise((r) => setTimeout(r, 5000));
   const after = await mem();
   // The CTFE's own account of its refusals, by cause (every worker's: /metrics is the group's).
-  const metricsText = await fetch(`${ctfe.url}/metrics`).then((r) => r.text(), () => '');
-  const refusals = [...metricsText.matchAll(/^ctlog_refused_total\{shard="([^"]*)",endpoint="([^"]*)",reason="([^"]+)"\} (\d+)/gm)].map((m) => [m[3]!, Number(m[4])] as const);
+  const refusals = await refusalsByCause(ctfe.url).catch(() => new Map<string, number>());
 
   const statuses = new Map<number, number>();
   for (const r of flood) for (const s of r.status) statuses.set(s, (statuses.get(s) ?? 0) + 1);

@@ -184,17 +184,11 @@ export function createCtfe(deps: CtfeDeps): Ctfe {
   const activeShards = () => deps.shards.filter((s) => currentState(s) === 'active');
 
   // prom-client resolves label values on every call; keep the labelled children instead.
-  const children = new Map<string, { inc(): void; observe?(v: number): void }>();
-  const child = <T extends { inc(): void }>(k: string, make: () => T): T => {
+  const children = new Map<string, object>();
+  const child = <T extends object>(k: string, make: () => T): T => {
     let c = children.get(k) as T | undefined;
     if (!c) children.set(k, (c = make()));
     return c;
-  };
-  const histograms = new Map<string, { observe(v: number): void }>();
-  const durations = (k: string, make: () => { observe(v: number): void }) => {
-    let h = histograms.get(k);
-    if (!h) histograms.set(k, (h = make()));
-    return h;
   };
   const record = (r: Route, code: number, reason: string, seconds: number, agent: string) => {
     if (!metrics) return;
@@ -204,7 +198,7 @@ export function createCtfe(deps: CtfeDeps): Ctfe {
     if (REFUSALS.has(code)) child(`r${s}/${r.endpoint}/${reason}`, () => metrics.refused.labels(s, r.endpoint, reason)).inc();
     const outcome = code === 200 ? 'accepted' : reason;
     child(`a${agent}/${outcome}`, () => metrics.agentRequests.labels(agent, outcome)).inc();
-    durations(`d${s}/${r.endpoint}`, () => metrics.httpDuration.labels(s, r.endpoint)).observe(seconds);
+    child(`d${s}/${r.endpoint}`, () => metrics.httpDuration.labels(s, r.endpoint)).observe(seconds);
   };
 
   let closing = false;

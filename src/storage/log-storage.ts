@@ -144,8 +144,12 @@ interface Mysql2Connection {
  */
 async function execute(trx: Knex.Transaction, sql: string, values: unknown[]): Promise<void> {
   // Under a transaction knex's client hands back the transaction's own connection.
-  const conn = (await trx.client.acquireConnection()) as Mysql2Connection;
-  await new Promise<void>((resolve, reject) => conn.execute(sql, values, (err) => (err ? reject(err) : resolve())));
+  await execOn((await trx.client.acquireConnection()) as Mysql2Connection, sql, values);
+}
+
+/** A prepared statement on one mysql2 connection: its rows (or result header). */
+function execOn(conn: Mysql2Connection, sql: string, values: unknown[]): Promise<Array<Record<string, unknown>>> {
+  return new Promise((resolve, reject) => conn.execute(sql, values, (err, rows) => (err ? reject(err) : resolve(rows as Array<Record<string, unknown>>))));
 }
 
 /** knex.raw's rows: mysql2 answers [rows, fields], SQLite the rows alone. */
@@ -161,7 +165,7 @@ function rawRows(result: unknown): Array<Record<string, unknown>> {
 async function executeRead(knex: Knex, sql: string, values: unknown[]): Promise<Array<Record<string, unknown>>> {
   const conn = (await knex.client.acquireConnection()) as Mysql2Connection;
   try {
-    return await new Promise((resolve, reject) => conn.execute(sql, values, (err, rows) => (err ? reject(err) : resolve(rows as Array<Record<string, unknown>>))));
+    return await execOn(conn, sql, values);
   } finally {
     await knex.client.releaseConnection(conn);
   }
